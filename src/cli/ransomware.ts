@@ -1,0 +1,250 @@
+import { type Command, Option } from "commander";
+import { csvLine } from "../core/csv.ts";
+import { createProgress } from "../core/progress.ts";
+import {
+  evaluateCommand,
+  loadInputs,
+  predictCommand,
+  trainCommand,
+  writeText,
+} from "../ransomware/pipeline.ts";
+import { simulateLogs } from "../ransomware/simulate.ts";
+import { featuresToCsv, featuresToJson } from "../ransomware/table.ts";
+import { describeCandidate } from "../ransomware/train.ts";
+import { integer, nonNegativeInteger, positiveInteger, positiveNumber, selection } from "./options.ts";
+import { formatTable, percent, printJson } from "./output.ts";
+
+const INPUT_HELP = "event logs (CSV), directories of them, or feature tables";
+
+function inputOptions(cmd: Command): Command {
+  return cmd
+    .option("--window-ms <ms>", "time window for per-window maxima and means", positiveNumber)
+    .option("--skip-invalid", "skip malformed log rows (counted and reported) instead of stopping")
+    .option("-q, --quiet", "no progress output on stderr");
+}
+
+function labelOptions(cmd: Command): Command {
+  return cmd
+    .option("--labels <file>", "labels CSV with columns log,pid,label (unlisted processes are benign)")
+    .option("--authors-labels <file>", "the original authors' label file (PID column, encoded PIDs)");
+}
+
+export function registerRansomware(program: Command): void {
+  const group = program
+    .command("ransomware")
+    .description("ransomware detector on eBPF file-activity event logs (open/create/delete/encrypt)");
+
+  inputOptions(
+    group
+      .command("features")
+      .description("compute per-process features from event logs")
+      .argument("<inputs...>", INPUT_HELP)
+      .option("-o, --output <file>", "write the feature table here (default: stdout)")
+      .option("--json", "JSON instead of CSV"),
+  ).action(async (inputs: string[], opts) => {
+    const progress = createProgress({ quiet: opts.quiet });
+    const loaded = await loadInputs(
+      inputs,
+      { windowMs: opts.windowMs, skipInvalid: opts.skipInvalid },
+      progress,
+    );
+    const text = opts.json
+      ? `${JSON.stringify({ summary: loaded.extract, tables: loaded.tables, processes: featuresToJson(loaded.rows) })}\n`
+      : featuresToCsv(loaded.rows);
+    if (opts.output) {
+      await writeText(opts.output, text);
+      progress.info(`wrote ${loaded.rows.length} processes to ${opts.output}`);
+    } else process.stdout.write(text);
+  });
+
+  labelOptions(
+    inputOptions(
+      group
+        .command("train")
+        .description("grid-search an SVM with cross-validation and save the best model")
+        .argument("<inputs...>", INPUT_HELP)
+        .requiredOption("-o, --output <model>", "model file to write (JSON)")
+        .option("--config <file>", "grid search config (JSON; default config/ransomware-grid.json)")
+        .option("--reference-grid", "use the original pipeline's grid (10 C x 10 class weights, 5-fold)")
+        .addOption(
+          new Option("--cv <strategy>", "cross-validation folds").choices([
+            "grouped",
+            "stratified",
+            "leave-one-log-out",
+          ]),
+        )
+        .option("--folds <k>", "number of folds", positiveInteger)
+        .option("--selection <metrics>", "ranking of candidates, e.g. recall,mcc", selection)
+        .option("--seed <n>", "seed for fold assignment", integer)
+        .option("--workers <n>", "worker threads (default: one per core)", positiveInteger)
+        .option("--report <dir>", "write the training report (HTML, PNG, SVG) here")
+        .option("--json", "print the result as one JSON object"),
+    ),
+  ).action(async (inputs: string[], opts) => {
+    const progress = createProgress({ quiet: opts.quiet });
+    const result = await trainCommand(
+      inputs,
+      {
+        output: opts.output,
+        labels: opts.labels,
+        authorsLabels: opts.authorsLabels,
+        config: opts.config,
+        referenceGrid: opts.referenceGrid,
+        overrides: { cv: opts.cv, folds: opts.folds, selection: opts.selection, seed: opts.seed },
+        workers: opts.workers,
+        report: opts.report,
+        windowMs: opts.windowMs,
+        skipInvalid: opts.skipInvalid,
+      },
+      progress,
+    );
+    const { model } = result;
+    const cv = model.crossValidation.metrics;
+    if (opts.json) {
+      printJson({
+        model: opts.output,
+        hyperparameters: model.hyperparameters,
+        crossValidation: model.crossValidation,
+        training: model.training,
+        unmatchedLabels: result.unmatchedLabels,
+        report: result.reportPath ?? null,
+      });
+      return;
+    }
+    console.log(`model written to ${opts.output}`);
+    console.log(
+      `chosen: ${describeCandidate(model.hyperparameters)} (of ${model.crossValidation.candidates} candidates)`,
+    );
+    console.log(
+      `cross-validated (${model.crossValidation.strategy}, ${model.crossValidation.folds} folds): recall ${percent(cv.recall)}, precision ${percent(cv.precision)}, MCC ${cv.mcc.toFixed(3)}, ROC AUC ${cv.rocAuc?.toFixed(4) ?? "n/a"}, PR AUC ${cv.prAuc?.toFixed(4) ?? "n/a"}`,
+    );
+    console.log(
+      `confusion: tp ${cv.confusion.tp}, fp ${cv.confusion.fp}, tn ${cv.confusion.tn}, fn ${cv.confusion.fn}`,
+    );
+    if (result.reportPath) console.log(`report: ${result.reportPath}`);
+  });
+
+  labelOptions(
+    inputOptions(
+      group
+        .command("evaluate")
+        .description("measure a model on labelled logs or feature tables; charts and HTML report")
+        .requiredOption("--model <file>", "model file from `ransomware train`")
+        .argument("<inputs...>", INPUT_HELP)
+        .option("--report <dir>", "write the evaluation report (HTML, PNG, SVG) here")
+        .option(
+          "--importance-repeats <n>",
+          "permutations per feature for importance (0 = skip)",
+          nonNegativeInteger,
+          5,
+        )
+        .option("--seed <n>", "seed for the permutations", integer, 0)
+        .option("--json", "print the metrics as one JSON object"),
+    ),
+  ).action(async (inputs: string[], opts) => {
+    const progress = createProgress({ quiet: opts.quiet });
+    const {
+      evaluation: e,
+      unmatchedLabels,
+      reportPath,
+    } = await evaluateCommand(
+      inputs,
+      {
+        model: opts.model,
+        labels: opts.labels,
+        authorsLabels: opts.authorsLabels,
+        report: opts.report,
+        importanceRepeats: opts.importanceRepeats,
+        seed: opts.seed,
+        windowMs: opts.windowMs,
+        skipInvalid: opts.skipInvalid,
+      },
+      progress,
+    );
+    if (opts.json) {
+      const { roc: _roc, pr: _pr, ...rest } = e;
+      printJson({ ...rest, unmatchedLabels, report: reportPath ?? null });
+      return;
+    }
+    console.log(`${e.processes} processes, ${e.ransomware} labelled ransomware (threshold ${e.threshold})`);
+    console.log(
+      formatTable(
+        ["recall", "precision", "F1", "MCC", "balanced acc.", "ROC AUC", "PR AUC"],
+        [
+          [
+            percent(e.recall),
+            percent(e.precision),
+            percent(e.f1),
+            e.mcc,
+            percent(e.balancedAccuracy),
+            e.rocAuc ?? Number.NaN,
+            e.prAuc ?? Number.NaN,
+          ],
+        ],
+      ),
+    );
+    console.log(
+      `confusion: tp ${e.confusion.tp}, fp ${e.confusion.fp}, tn ${e.confusion.tn}, fn ${e.confusion.fn}`,
+    );
+    if (e.importance.length > 0) {
+      console.log(
+        `most important features: ${e.importance
+          .slice(0, 5)
+          .map((i) => i.feature)
+          .join(", ")}`,
+      );
+    }
+    if (unmatchedLabels.length > 0) console.log(`${unmatchedLabels.length} label(s) matched no process`);
+    if (reportPath) console.log(`report: ${reportPath}`);
+  });
+
+  inputOptions(
+    group
+      .command("predict")
+      .description("score processes in new logs: label and decision value per process")
+      .requiredOption("--model <file>", "model file from `ransomware train`")
+      .argument("<inputs...>", INPUT_HELP)
+      .option("--csv", "CSV output")
+      .option("--json", "JSON output")
+      .option("-o, --output <file>", "write the output here instead of stdout")
+      .option("--only-ransomware", "list only processes predicted as ransomware"),
+  ).action(async (inputs: string[], opts) => {
+    const progress = createProgress({ quiet: opts.quiet });
+    const { predictions, model } = await predictCommand(
+      inputs,
+      { model: opts.model, windowMs: opts.windowMs, skipInvalid: opts.skipInvalid },
+      progress,
+    );
+    const shown = opts.onlyRansomware ? predictions.filter((p) => p.label === "ransomware") : predictions;
+    const flagged = predictions.filter((p) => p.label === "ransomware").length;
+    let text: string;
+    if (opts.json) {
+      text = `${JSON.stringify({ threshold: model.threshold, processes: predictions.length, ransomware: flagged, predictions: shown }, null, 2)}\n`;
+    } else if (opts.csv) {
+      text = `${[csvLine(["log", "pid", "label", "score", "events"]), ...shown.map((p) => csvLine([p.log, p.pid, p.label, p.score, p.events]))].join("\n")}\n`;
+    } else {
+      text = `${formatTable(
+        ["log", "pid", "label", "score", "events"],
+        shown.map((p) => [p.log, p.pid, p.label, p.score, p.events]),
+      )}\n${flagged} of ${predictions.length} processes predicted ransomware\n`;
+    }
+    if (opts.output) {
+      await writeText(opts.output, text);
+      progress.info(`wrote ${shown.length} predictions to ${opts.output}; ${flagged} ransomware`);
+    } else process.stdout.write(text);
+  });
+
+  group
+    .command("simulate")
+    .description("write synthetic event logs and labels (sample data; not real telemetry)")
+    .requiredOption("-o, --output <dir>", "directory for logs/ and labels.csv")
+    .option("--seed <n>", "random seed", integer, 1)
+    .option("--logs <n>", "number of log files", positiveInteger, 8)
+    .option("--scale <x>", "activity per process multiplier", positiveNumber, 1)
+    .action(async (opts) => {
+      const data = await simulateLogs(opts.output, { seed: opts.seed, logs: opts.logs, scale: opts.scale });
+      console.log(
+        `wrote ${data.logFiles.length} logs (${data.events} events, ${data.processes} processes, ${data.ransomwareProcesses} ransomware) and ${data.labelsFile}`,
+      );
+    });
+}

@@ -1,0 +1,81 @@
+import { open } from "node:fs/promises";
+import { InputError } from "../core/errors.ts";
+import { expandInputs } from "../core/inputs.ts";
+import { type ExtractOptions, type ExtractSummary, extractFeatures } from "./extract.ts";
+import type { ProcessFeatures } from "./features.ts";
+import { readFeatureTable, sniffCsvKind } from "./table.ts";
+
+/**
+ * Turns command-line inputs — event logs, directories of them, or feature tables (ours or the authors') — into
+ * feature rows in the fixed schema, with a report of what was read and aligned.
+ */
+export interface LoadedInputs {
+  rows: ProcessFeatures[];
+  extract: ExtractSummary | null;
+  tables: {
+    file: string;
+    format: string;
+    rows: number;
+    missingColumns: string[];
+    ignoredColumns: string[];
+  }[];
+}
+
+export async function loadProcessFeatures(
+  inputs: readonly string[],
+  options: ExtractOptions = {},
+): Promise<LoadedInputs> {
+  const files = await expandInputs(inputs, (name) => name.toLowerCase().endsWith(".csv"));
+  const logs: string[] = [];
+  const tableFiles: string[] = [];
+  for (const file of files) {
+    const kind = sniffCsvKind(await firstLine(file));
+    if (kind === "events") logs.push(file);
+    else if (kind === "features" || kind === "authors") tableFiles.push(file);
+    else {
+      throw new InputError(
+        `not an event log (header TS,PID,TYPE,…) nor a feature table (header log,pid,… or the authors' PID,…)`,
+        { file, line: 1 },
+      );
+    }
+  }
+  const rows: ProcessFeatures[] = [];
+  let extract: ExtractSummary | null = null;
+  if (logs.length > 0) {
+    const result = await extractFeatures(logs, options);
+    rows.push(...result.rows);
+    extract = result.summary;
+  }
+  const tables: LoadedInputs["tables"] = [];
+  for (const file of tableFiles) {
+    const table = await readFeatureTable(file);
+    rows.push(...table.rows);
+    tables.push({
+      file,
+      format: table.format,
+      rows: table.rows.length,
+      missingColumns: table.missingColumns,
+      ignoredColumns: table.ignoredColumns,
+    });
+  }
+  const seen = new Set<string>();
+  for (const r of rows) {
+    const key = `${r.log}\0${r.pid}`;
+    if (seen.has(key)) throw new InputError(`process ${r.log} pid ${r.pid} appears in more than one input`);
+    seen.add(key);
+  }
+  return { rows, extract, tables };
+}
+
+async function firstLine(file: string): Promise<string> {
+  const handle = await open(file, "r");
+  try {
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const text = buffer.subarray(0, bytesRead).toString("utf8");
+    const end = text.search(/\r?\n/);
+    return end < 0 ? text : text.slice(0, end);
+  } finally {
+    await handle.close();
+  }
+}

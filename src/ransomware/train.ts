@@ -1,0 +1,218 @@
+import { InputError, UsageError } from "../core/errors.ts";
+import { type Fold, leaveOneGroupOut, stratifiedGroupKFold, stratifiedKFold } from "../core/folds.ts";
+import { expandGrid, selectBest } from "../core/grid.ts";
+import { scoreSummary } from "../core/metrics.ts";
+import { runPool, siblingModule } from "../core/pool.ts";
+import { type FeatureTransform, fitScaledSvm } from "../models/scaled-svm.ts";
+import type { Kernel, SvmParams } from "../models/svm.ts";
+import type { SvmCvResult, SvmCvTask } from "../models/svm-cv-worker.ts";
+import { DEFAULT_WINDOW_MS, FEATURE_NAMES, type ProcessFeatures } from "./features.ts";
+import type { GridConfig } from "./grid-config.ts";
+import { type Labels, processKey } from "./labels.ts";
+import type { CvMetrics, RansomwareModel } from "./model.ts";
+
+export interface Candidate {
+  kernel: Kernel;
+  C: number;
+  gamma: "scale" | number;
+  classWeight: number | "balanced" | null;
+  transform: FeatureTransform;
+}
+
+export interface CandidateResult {
+  candidate: Candidate;
+  metrics: CvMetrics;
+  fitMs: number;
+  decision: Float64Array;
+}
+
+export interface LabelledRows {
+  rows: ProcessFeatures[];
+  y: Uint8Array;
+  groups: string[];
+  /** Labels that name no process among the inputs (reported, not fatal: the authors' file has 18). */
+  unmatchedLabels: string[];
+}
+
+export function attachLabels(rows: ProcessFeatures[], labels: Labels): LabelledRows {
+  const y = new Uint8Array(rows.length);
+  const matched = new Set<string>();
+  rows.forEach((r, i) => {
+    const key = processKey(r.log, r.pid);
+    const label = labels.get(key);
+    if (label !== undefined) {
+      y[i] = label;
+      matched.add(key);
+    }
+  });
+  const unmatchedLabels = [...labels.keys()]
+    .filter((k) => !matched.has(k))
+    .map((k) => k.replace("\0", " pid "));
+  return { rows, y, groups: rows.map((r) => r.log), unmatchedLabels };
+}
+
+export function makeFolds(data: LabelledRows, config: Pick<GridConfig, "cv" | "folds" | "seed">): Fold[] {
+  if (config.cv === "stratified") return stratifiedKFold(data.y, config.folds, config.seed);
+  if (config.cv === "leave-one-log-out") return leaveOneGroupOut(data.groups);
+  const logs = new Set(data.groups).size;
+  if (logs < config.folds) {
+    throw new UsageError(
+      `grouped ${config.folds}-fold cross-validation needs at least ${config.folds} logs, the inputs have ${logs}; lower --folds or use --cv stratified`,
+    );
+  }
+  return stratifiedGroupKFold(data.y, data.groups, config.folds, config.seed);
+}
+
+export function metricsAt(y: ArrayLike<number>, decision: ArrayLike<number>, threshold: number): CvMetrics {
+  const s = scoreSummary(y, decision, threshold);
+  return {
+    recall: s.recall,
+    precision: s.precision,
+    f1: s.f1,
+    mcc: s.mcc,
+    balancedAccuracy: s.balancedAccuracy,
+    rocAuc: Number.isNaN(s.rocAuc) ? null : s.rocAuc,
+    prAuc: Number.isNaN(s.prAuc) ? null : s.prAuc,
+    confusion: s.confusion,
+  };
+}
+
+export function toSvmParams(c: Candidate): SvmParams {
+  return {
+    kernel: c.kernel,
+    C: c.C,
+    gamma: c.gamma,
+    classWeight:
+      c.classWeight === null
+        ? undefined
+        : c.classWeight === "balanced"
+          ? "balanced"
+          : { negative: 1, positive: c.classWeight },
+  };
+}
+
+/** Candidates of a grid; a linear kernel ignores gamma, so its duplicates over gamma are dropped. */
+export function gridCandidates(config: GridConfig): Candidate[] {
+  const seen = new Set<string>();
+  return expandGrid<Candidate & Record<string, unknown>>(config.space).filter((c) => {
+    const key = JSON.stringify({ ...c, gamma: c.kernel === "linear" ? null : c.gamma });
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export interface TrainOptions {
+  config: GridConfig;
+  workers?: number;
+  windowMs?: number;
+  inputs: string[];
+  missingColumns?: string[];
+  ignoredColumns?: string[];
+  onProgress?: (done: number, total: number) => void;
+  onStage?: (message: string) => void;
+}
+
+export interface TrainResult {
+  model: RansomwareModel;
+  results: CandidateResult[];
+  best: number;
+  folds: Fold[];
+}
+
+/** Grid search with cross-validation on a worker pool, then a refit of the best candidate on all rows. */
+export async function trainRansomwareModel(data: LabelledRows, options: TrainOptions): Promise<TrainResult> {
+  const positives = data.y.reduce((a, b) => a + b, 0);
+  if (data.rows.length === 0) throw new InputError("no processes in the inputs");
+  if (positives === 0)
+    throw new InputError("no process is labelled ransomware: check the labels file and log names");
+  if (positives === data.rows.length)
+    throw new InputError("every process is labelled ransomware: a benign class is needed");
+  const { config } = options;
+  const folds = makeFolds(data, config);
+  const candidates = gridCandidates(config);
+  const columns = FEATURE_NAMES.length;
+  // Shared memory: every task reads the same matrix without a copy per task.
+  const X = new Float64Array(new SharedArrayBuffer(data.rows.length * columns * 8));
+  data.rows.forEach((r, i) => {
+    X.set(r.values, i * columns);
+  });
+  const tasks: SvmCvTask[] = candidates.map((c) => ({
+    X,
+    columns,
+    y: data.y,
+    folds,
+    params: toSvmParams(c),
+    transform: c.transform,
+  }));
+  options.onStage?.(
+    `grid search: ${candidates.length} candidates × ${folds.length} folds (${config.cv}) on ${data.rows.length} processes, ${positives} ransomware`,
+  );
+  const outcomes = await runPool<SvmCvTask, SvmCvResult>(
+    siblingModule(import.meta.url, "../models/svm-cv-worker"),
+    tasks,
+    {
+      workers: options.workers,
+      onResult: (_r, _i, done) => options.onProgress?.(done, tasks.length),
+    },
+  );
+  const results: CandidateResult[] = outcomes.map((o, i) => ({
+    candidate: candidates[i],
+    metrics: metricsAt(data.y, o.decision, 0),
+    fitMs: o.fitMs,
+    decision: o.decision,
+  }));
+  const best = selectBest(
+    results.map((r) => flatMetrics(r.metrics)),
+    config.selection,
+  );
+  const chosen = results[best].candidate;
+  options.onStage?.(`best: ${describeCandidate(chosen)}; refitting on all ${data.rows.length} processes`);
+  const pipeline = await fitScaledSvm(
+    data.rows.map((r) => r.values),
+    data.y,
+    toSvmParams(chosen),
+    chosen.transform,
+  );
+  const model: RansomwareModel = {
+    featureNames: FEATURE_NAMES,
+    windowMs: options.windowMs ?? DEFAULT_WINDOW_MS,
+    pipeline,
+    hyperparameters: chosen,
+    threshold: 0,
+    crossValidation: {
+      strategy: config.cv,
+      folds: folds.length,
+      seed: config.seed,
+      selection: config.selection,
+      candidates: candidates.length,
+      metrics: results[best].metrics,
+    },
+    training: {
+      processes: data.rows.length,
+      ransomware: positives,
+      logs: new Set(data.groups).size,
+      inputs: options.inputs,
+      missingColumns: options.missingColumns ?? [],
+      ignoredColumns: options.ignoredColumns ?? [],
+    },
+  };
+  return { model, results, best, folds };
+}
+
+function flatMetrics(m: CvMetrics): Record<string, number> {
+  return {
+    recall: m.recall,
+    precision: m.precision,
+    f1: m.f1,
+    mcc: m.mcc,
+    balancedAccuracy: m.balancedAccuracy,
+    rocAuc: m.rocAuc ?? Number.NaN,
+    prAuc: m.prAuc ?? Number.NaN,
+  };
+}
+
+export function describeCandidate(c: Candidate): string {
+  const gamma = c.kernel === "linear" ? "" : ` gamma=${c.gamma}`;
+  return `${c.kernel} C=${c.C}${gamma} classWeight=${c.classWeight ?? "none"} transform=${c.transform}`;
+}
