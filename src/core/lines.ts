@@ -62,3 +62,20 @@ export async function scanLines(
   }
   return lineNumber;
 }
+
+/** A line as text: `text.slice(start, end)` is the line (formats whose parsers work on strings). */
+export type TextLineVisitor = (text: string, start: number, end: number, lineNumber: number) => void;
+
+const utf8 = new TextDecoder();
+
+/** `scanLines`, decoding each line from UTF-8 (invalid bytes become U+FFFD) before visiting it. */
+export function scanTextLines(path: string, visit: TextLineVisitor, options: LineScanOptions = {}): Promise<number> {
+  return scanLines(
+    path,
+    (buf, start, end, lineNumber) => {
+      const line = utf8.decode(buf.subarray(start, end));
+      visit(line, 0, line.length, lineNumber);
+    },
+    options,
+  );
+}
