@@ -141,7 +141,7 @@ export async function evaluateCommand(
   const labels = await loadLabels(options);
   const data = attachLabels(loaded.rows, labels);
   reportAlignment(model, progress);
-  const { evaluation } = evaluateRansomwareModel(model, data.rows, data.y, {
+  const { evaluation, scores } = evaluateRansomwareModel(model, data.rows, data.y, {
     importanceRepeats: options.importanceRepeats,
     seed: options.seed,
     onImportanceProgress: (done, total) => {
@@ -151,7 +151,8 @@ export async function evaluateCommand(
     },
   });
   let reportPath: string | undefined;
-  if (options.report) reportPath = await writeEvaluationReport(options.report, evaluation, model, inputs);
+  if (options.report)
+    reportPath = await writeEvaluationReport(options.report, evaluation, model, inputs, scores, data.y);
   return { evaluation, unmatchedLabels: data.unmatchedLabels, reportPath };
 }
 

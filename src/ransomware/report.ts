@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { barSpec, confusionMatrixSpec, prSpec, rocSpec, writeChart } from "../core/charts.ts";
+import { barSpec, confusionMatrixSpec, histogramSpec, prSpec, rocSpec, writeChart } from "../core/charts.ts";
 import { prCurve, rocCurve } from "../core/metrics.ts";
 import { HtmlReport } from "../core/report.ts";
 import type { RansomwareEvaluation } from "./evaluate.ts";
@@ -31,6 +31,8 @@ export async function writeEvaluationReport(
   evaluation: RansomwareEvaluation,
   model: RansomwareModel,
   inputs: string[],
+  scores: Float64Array,
+  y: Uint8Array,
 ): Promise<string> {
   const charts: Record<string, string> = {};
   const add = async (name: string, spec: Parameters<typeof writeChart>[2]) => {
@@ -54,6 +56,21 @@ export async function writeEvaluationReport(
       ]),
     );
   }
+  const groups = CLASS_NAMES.map((name, label) => ({
+    name,
+    values: Array.from(scores).filter((_, i) => y[i] === label),
+  }));
+  await add(
+    "score-distribution",
+    histogramSpec(
+      groups.filter((g) => g.values.length > 0),
+      {
+        title: "Decision values by actual class",
+        xTitle: "SVM decision value",
+        threshold: evaluation.threshold,
+      },
+    ),
+  );
   const topImportance = evaluation.importance.slice(0, 20);
   if (topImportance.length > 0) {
     await add(
@@ -83,6 +100,10 @@ export async function writeEvaluationReport(
     report.chart(charts.roc, "ROC curve of the decision value (threshold-free).");
     report.chart(charts["precision-recall"], "Precision–recall curve; PR AUC is the average precision.");
   }
+  report.chart(
+    charts["score-distribution"],
+    "Each class's share of processes per decision-value bin; the rule marks the threshold. Wide gaps mean robust verdicts.",
+  );
   if (evaluation.missingFeatures.length > 0 || evaluation.extraFeatures.length > 0) {
     report.note(
       `Feature alignment: ${evaluation.missingFeatures.length} model feature(s) missing from the input were set to 0 (${evaluation.missingFeatures.join(", ") || "none"}); ${evaluation.extraFeatures.length} input feature(s) unknown to the model were ignored.`,
@@ -95,7 +116,12 @@ export async function writeEvaluationReport(
   );
   report.section("Feature importance", evaluation.importanceMetric);
   if (charts["feature-importance"]) report.chart(charts["feature-importance"]);
-  else report.paragraph("Not computed (the data has a single class, or importance was disabled).");
+  else if (evaluation.rocAuc === null) report.paragraph("Not computed: the data has a single class.");
+  else {
+    report.paragraph(
+      "No single feature's permutation lowers the PR AUC (or importance was disabled): the model separates these classes with a margin that survives losing any one feature.",
+    );
+  }
   addModelSection(report, model);
   const path = join(dir, "report.html");
   await report.write(path);

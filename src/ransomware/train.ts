@@ -30,7 +30,7 @@ export interface LabelledRows {
   rows: ProcessFeatures[];
   y: Uint8Array;
   groups: string[];
-  /** Labels that name no process among the inputs (reported, not fatal: the authors' file has 18). */
+  /** Labels for an input log that name no process in it (reported, not fatal: the authors' file has 18). */
   unmatchedLabels: string[];
 }
 
@@ -45,8 +45,11 @@ export function attachLabels(rows: ProcessFeatures[], labels: Labels): LabelledR
       matched.add(key);
     }
   });
+  // Labels of logs that are not among the inputs are simply not needed; a label for a log that IS an input but
+  // naming no process of it points at a mistake (wrong PID or log index) and is reported.
+  const inputLogs = new Set(rows.map((r) => r.log));
   const unmatchedLabels = [...labels.keys()]
-    .filter((k) => !matched.has(k))
+    .filter((k) => !matched.has(k) && inputLogs.has(k.slice(0, k.indexOf("\0"))))
     .map((k) => k.replace("\0", " pid "));
   return { rows, y, groups: rows.map((r) => r.log), unmatchedLabels };
 }
