@@ -69,7 +69,11 @@ export type TextLineVisitor = (text: string, start: number, end: number, lineNum
 const utf8 = new TextDecoder();
 
 /** `scanLines`, decoding each line from UTF-8 (invalid bytes become U+FFFD) before visiting it. */
-export function scanTextLines(path: string, visit: TextLineVisitor, options: LineScanOptions = {}): Promise<number> {
+export function scanTextLines(
+  path: string,
+  visit: TextLineVisitor,
+  options: LineScanOptions = {},
+): Promise<number> {
   return scanLines(
     path,
     (buf, start, end, lineNumber) => {
