@@ -2,7 +2,8 @@
  * Throughput and peak memory of flow extraction.
  *
  *   node --import tsx bench/network-flows.ts shared            # every capture in ../shared/data/pcaps, one by one
- *   node --import tsx bench/network-flows.ts big [packets]     # builds /tmp/threatlens-bench/big.{pcap,pcapng}
+ *   node --import tsx bench/network-flows.ts big [packets] [typical]  # builds /tmp/threatlens-bench/big.{pcap,pcapng}
+ *                                                              # ("typical": without the StopDDoS floods, typical.*)
  *   node --import tsx bench/network-flows.ts file <capture> [--compat <port_names.json>]   # read-only pass, then
  *                                                              # flows (or FlowMeter rows) with peak RSS
  *
@@ -84,10 +85,15 @@ async function runReadOnly(file: string): Promise<void> {
 }
 
 /** Builds the big pcap and a pcapng twin (one interface, nanosecond resolution) with at least `target` packets. */
-async function buildBig(target: number): Promise<{ pcap: string; pcapng: string; packets: number }> {
+async function buildBig(
+  target: number,
+  name: string,
+  skipFloods: boolean,
+): Promise<{ pcap: string; pcapng: string; packets: number }> {
   mkdirSync(OUT_DIR, { recursive: true });
   const sources: { records: { sec: number; nsec: number; data: Buffer; orig: number }[] }[] = [];
   for (const file of sharedCaptures()) {
+    if (skipFloods && file.includes("stopddos__")) continue;
     const reader = await CaptureReader.open(file);
     const records: { sec: number; nsec: number; data: Buffer; orig: number }[] = [];
     let ethernet = true;
@@ -143,8 +149,8 @@ async function buildBig(target: number): Promise<{ pcap: string; pcapng: string;
       clock = last + 200;
     }
   }
-  const pcap = join(OUT_DIR, "big.pcap");
-  const pcapng = join(OUT_DIR, "big.pcapng");
+  const pcap = join(OUT_DIR, `${name}.pcap`);
+  const pcapng = join(OUT_DIR, `${name}.pcapng`);
   writeFileSync(pcap, Buffer.concat(pcapParts));
   writeFileSync(pcapng, Buffer.concat(ngParts));
   return { pcap, pcapng, packets };
@@ -196,7 +202,12 @@ if (mode === "shared") {
   else await runFlows([file]);
 } else if (mode === "big") {
   // Only builds: measuring in this process would report the builder's peak RSS (maxrss survives exec on Linux).
-  const { pcap, pcapng, packets } = await buildBig(Number(rest[0] ?? 1_200_000));
+  const typical = rest[1] === "typical";
+  const { pcap, pcapng, packets } = await buildBig(
+    Number(rest[0] ?? 1_200_000),
+    typical ? "typical" : "big",
+    typical,
+  );
   console.log(`built ${pcap} and ${pcapng}: ${packets} packets; now run the "file" mode on each`);
 } else {
   console.error(`unknown mode ${mode}; see the header of ${import.meta.filename}`);

@@ -165,9 +165,12 @@ export async function trainRansomwareModel(data: LabelledRows, options: TrainOpt
     fitMs: o.fitMs,
     decision: o.decision,
   }));
+  // Ties on the configured metrics are common (several candidates reach recall and MCC 1 on separable data): the
+  // threshold-free ranking metrics break them before grid order does.
+  const keys = [...new Set([...config.selection, "prAuc", "rocAuc"])];
   const best = selectBest(
     results.map((r) => flatMetrics(r.metrics)),
-    config.selection,
+    keys,
   );
   const chosen = results[best].candidate;
   options.onStage?.(`best: ${describeCandidate(chosen)}; refitting on all ${data.rows.length} processes`);

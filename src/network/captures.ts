@@ -1,0 +1,94 @@
+import { createWriteStream } from "node:fs";
+import { rename, unlink } from "node:fs/promises";
+import type { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
+import { UsageError } from "../core/errors.ts";
+import type { CaptureWarning } from "./capture/types.ts";
+import { writeFlowsCsv } from "./csv/write.ts";
+import { extractFlowMeterRows } from "./flowmeter/compat.ts";
+import { loadPortNames } from "./flowmeter/ports.ts";
+import { type ExtractFlowsOptions, extractFlows } from "./flows/extract.ts";
+
+export interface WriteFlowsOptions extends ExtractFlowsOptions {
+  /** Reproduce FlowMeter's CSV instead of threatlens flows (`--flowmeter-compat`). */
+  flowmeterCompat?: boolean;
+  /** Compat mode: gopacket's port-name table (iana_ports.go or JSON, see PortNames). Required with flowmeterCompat. */
+  portNamesPath?: string;
+  /** Compat mode: FlowMeter's local-IP mode. */
+  localIp?: string;
+  /** Compat mode: FlowMeter's -maxNumPackets. */
+  maxPackets?: number;
+}
+
+export interface WriteFlowsSummary {
+  outPath: string;
+  compat: boolean;
+  captures: number;
+  packets: number;
+  rows: number;
+  warnings: CaptureWarning[];
+  seconds: number;
+}
+
+/**
+ * Everything `threatlens network flows <PCAP>... -o FLOWS.csv [--flowmeter-compat]` does: extracts flows from the
+ * captures in order and writes one CSV. Progress and warnings go to the callbacks (the library prints nothing);
+ * warnings are also returned. The file appears only when complete (written aside, then renamed); "-" writes to
+ * stdout.
+ */
+export async function writeFlowsForCaptures(
+  paths: readonly string[],
+  outPath: string,
+  options: WriteFlowsOptions = {},
+): Promise<WriteFlowsSummary> {
+  if (paths.length === 0) throw new UsageError("no capture files given");
+  const started = performance.now();
+  const compat = options.flowmeterCompat === true;
+  let portNames = null;
+  if (compat) {
+    if (options.portNamesPath === undefined) {
+      throw new UsageError(
+        "FlowMeter compatibility needs gopacket's port-name table (its layers/iana_ports.go, or a JSON export of it)",
+      );
+    }
+    portNames = await loadPortNames(options.portNamesPath);
+  }
+  const toStdout = outPath === "-";
+  const tempPath = `${outPath}.partial-${process.pid}`;
+  const stream: Writable = toStdout ? process.stdout : createWriteStream(tempPath);
+  try {
+    let rows: number;
+    let stats: { captures: number; packets: number; warnings: CaptureWarning[] };
+    if (portNames !== null) {
+      const flows = extractFlowMeterRows(paths, { ...options, portNames });
+      rows = await writeFlowsCsv(stream, flows, { compat: true });
+      stats = flows.stats;
+    } else {
+      const flows = extractFlows(paths, options);
+      rows = await writeFlowsCsv(stream, flows);
+      stats = flows.stats;
+    }
+    if (!toStdout) {
+      stream.end();
+      await finished(stream);
+      await rename(tempPath, outPath);
+    }
+    return {
+      outPath,
+      compat,
+      captures: stats.captures,
+      packets: stats.packets,
+      rows,
+      warnings: stats.warnings,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } catch (err) {
+    if (!toStdout) {
+      stream.destroy();
+      // The file may still be opening: wait for the stream to close before removing it.
+      await finished(stream).catch(() => {});
+      await unlink(tempPath).catch(() => {});
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,263 @@
+import {
+  DECODED,
+  DecodedPacket,
+  decodePacket,
+  NOT_FRAGMENT,
+  NOT_IP,
+  TRUNCATED,
+  UNSUPPORTED_LINK,
+} from "../capture/decode.ts";
+import { CaptureReader } from "../capture/reader.ts";
+import type { CaptureWarning, PacketRecord } from "../capture/types.ts";
+import { FragmentPorts } from "./fragments.ts";
+import { type Flow, FlowTable, type FlowTimeouts } from "./table.ts";
+
+export interface ExtractFlowsOptions extends Partial<FlowTimeouts> {
+  /** Bytes per read (default 8 MiB). */
+  chunkSize?: number;
+  /**
+   * Treat all captures as one continuous capture, so a flow can span files (e.g. a ring buffer split by
+   * tcpdump -C). By default each capture is processed on its own: its flows end with the file, since captures
+   * usually carry a label per file.
+   */
+  continuous?: boolean;
+  onWarning?: (warning: CaptureWarning) => void;
+  /** Called after every chunk read and at the end of each capture. */
+  onProgress?: (progress: ExtractionProgress) => void;
+}
+
+export interface ExtractionProgress {
+  capture: string;
+  /** Index of the capture in the input list. */
+  captureIndex: number;
+  bytesRead: number;
+  bytesTotal: number;
+  packets: number;
+  flows: number;
+}
+
+/** Counters of one extraction, filled as it runs. */
+export interface ExtractionStats {
+  captures: number;
+  packets: number;
+  /** Packets that reached the flow table. */
+  decoded: number;
+  unsupportedLink: number;
+  notIp: number;
+  truncated: number;
+  malformed: number;
+  flows: number;
+  warnings: CaptureWarning[];
+}
+
+/**
+ * An async stream of finished flows; `stats` is complete once iteration has ended. Iterate it once, either flow by
+ * flow or, cheaper for bulk consumers, with `batches()` (the flows finished during each chunk read).
+ */
+export interface FlowStream extends AsyncIterable<Flow> {
+  readonly stats: ExtractionStats;
+  batches(): AsyncIterable<Flow[]>;
+}
+
+/**
+ * Extracts bidirectional flows from capture files (or from a stream of packet records), streaming: finished
+ * flows are yielded as the capture clock expires them, so memory holds only the active flows.
+ */
+export function extractFlows(
+  inputs: string | readonly string[] | AsyncIterable<PacketRecord>,
+  options: ExtractFlowsOptions = {},
+): FlowStream {
+  const stats: ExtractionStats = {
+    captures: 0,
+    packets: 0,
+    decoded: 0,
+    unsupportedLink: 0,
+    notIp: 0,
+    truncated: 0,
+    malformed: 0,
+    flows: 0,
+    warnings: [],
+  };
+  const batches =
+    typeof inputs === "string" || Array.isArray(inputs)
+      ? extractFromFiles(
+          typeof inputs === "string" ? [inputs] : (inputs as readonly string[]),
+          options,
+          stats,
+        )
+      : extractFromPackets(inputs as AsyncIterable<PacketRecord>, options, stats);
+  return new BatchedFlowStream(batches, stats);
+}
+
+class BatchedFlowStream implements FlowStream {
+  constructor(
+    private readonly source: AsyncGenerator<Flow[]>,
+    readonly stats: ExtractionStats,
+  ) {}
+
+  batches(): AsyncIterable<Flow[]> {
+    return this.source;
+  }
+
+  /** A hand-written iterator: one cheap promise per flow instead of an async generator's machinery. */
+  [Symbol.asyncIterator](): AsyncIterator<Flow> {
+    const source = this.source;
+    let batch: Flow[] = [];
+    let i = 0;
+    return {
+      async next(): Promise<IteratorResult<Flow>> {
+        while (i >= batch.length) {
+          const r = await source.next();
+          if (r.done) return { done: true, value: undefined };
+          batch = r.value;
+          i = 0;
+        }
+        return { done: false, value: batch[i++] };
+      },
+      async return(): Promise<IteratorResult<Flow>> {
+        await source.return([]);
+        return { done: true, value: undefined };
+      },
+    };
+  }
+}
+
+const BATCH_FLOWS = 256;
+
+/** Per-capture packet handling shared by both input kinds. */
+class PacketSink {
+  readonly table: FlowTable;
+  private readonly decoded = new DecodedPacket();
+  private readonly fragments = new FragmentPorts();
+  private file = "";
+  private problems = new Map<string, { count: number; offset: number }>();
+
+  constructor(
+    private readonly stats: ExtractionStats,
+    private readonly warn: (w: CaptureWarning) => void,
+    options: ExtractFlowsOptions,
+  ) {
+    this.table = new FlowTable(options);
+  }
+
+  startCapture(file: string): void {
+    this.file = file;
+    this.table.setSource(file);
+    this.stats.captures++;
+  }
+
+  /** Ends a capture: reports skipped packets once per kind, optionally finishing its flows. */
+  endCapture(flush: boolean): void {
+    for (const [message, { count, offset }] of this.problems) {
+      this.warn({ file: this.file, offset, message: `${count} packet(s) skipped: ${message}` });
+    }
+    this.problems.clear();
+    if (flush) {
+      this.table.flush();
+      this.fragments.clear();
+    }
+  }
+
+  /** Finished flows, a small batch at a time so that each batch is consumed while it is young. */
+  *batches(): Generator<Flow[]> {
+    while (this.table.pending > 0) {
+      const batch = this.table.take(BATCH_FLOWS);
+      this.stats.flows += batch.length;
+      yield batch;
+    }
+  }
+
+  /** Adds a packet; true once enough flows are pending to hand them out (see CaptureReader.readBatch). */
+  readonly add = (rec: PacketRecord): boolean => {
+    const stats = this.stats;
+    stats.packets++;
+    const d = this.decoded;
+    const status = decodePacket(rec, d);
+    if (status !== DECODED) {
+      this.skip(status, rec);
+      return false;
+    }
+    if (d.fragment !== NOT_FRAGMENT) this.fragments.resolve(d, rec.tsSec);
+    stats.decoded++;
+    this.table.add(d, rec.tsSec, rec.tsNsec);
+    // Handing flows out in small batches lets them die in the young generation instead of being promoted.
+    return this.table.pending >= BATCH_FLOWS;
+  };
+
+  private skip(status: number, rec: PacketRecord): void {
+    const stats = this.stats;
+    let message: string;
+    if (status === UNSUPPORTED_LINK) {
+      stats.unsupportedLink++;
+      message = `link type ${rec.linkType} is not supported`;
+    } else if (status === NOT_IP) {
+      stats.notIp++;
+      return; // ARP, LLDP, STP…: expected on any LAN, not worth a warning
+    } else if (status === TRUNCATED) {
+      stats.truncated++;
+      message = "too few captured bytes for the link, IP or port headers";
+    } else {
+      stats.malformed++;
+      message = "malformed IP header";
+    }
+    const seen = this.problems.get(message);
+    if (seen) seen.count++;
+    else this.problems.set(message, { count: 1, offset: rec.fileOffset });
+  }
+}
+
+async function* extractFromFiles(
+  files: readonly string[],
+  options: ExtractFlowsOptions,
+  stats: ExtractionStats,
+): AsyncGenerator<Flow[]> {
+  const warn = (w: CaptureWarning) => {
+    stats.warnings.push(w);
+    options.onWarning?.(w);
+  };
+  const sink = new PacketSink(stats, warn, options);
+  for (let index = 0; index < files.length; index++) {
+    const file = files[index];
+    const reader = await CaptureReader.open(file, { chunkSize: options.chunkSize, onWarning: warn });
+    sink.startCapture(file);
+    const progress = () =>
+      options.onProgress?.({
+        capture: file,
+        captureIndex: index,
+        bytesRead: reader.position,
+        bytesTotal: reader.size,
+        packets: stats.packets,
+        flows: stats.flows,
+      });
+    try {
+      while (await reader.readBatch(sink.add)) {
+        yield* sink.batches();
+        progress();
+      }
+    } finally {
+      await reader.close();
+    }
+    sink.endCapture(!options.continuous || index === files.length - 1);
+    yield* sink.batches();
+    progress();
+  }
+}
+
+async function* extractFromPackets(
+  packets: AsyncIterable<PacketRecord>,
+  options: ExtractFlowsOptions,
+  stats: ExtractionStats,
+): AsyncGenerator<Flow[]> {
+  const warn = (w: CaptureWarning) => {
+    stats.warnings.push(w);
+    options.onWarning?.(w);
+  };
+  const sink = new PacketSink(stats, warn, options);
+  sink.startCapture("");
+  for await (const rec of packets) {
+    sink.add(rec);
+    yield* sink.batches();
+  }
+  sink.endCapture(true);
+  yield* sink.batches();
+}

@@ -1,0 +1,583 @@
+import { type DecodedPacket, LATER_FRAGMENT, PROTO_TCP } from "../capture/decode.ts";
+import { formatIpv4, formatIpv6 } from "../capture/ip.ts";
+import { computeFeatures, flowFeatureNames } from "./features.ts";
+import {
+  D_COUNT,
+  D_IAT_M2,
+  D_IAT_MAX,
+  D_IAT_MEAN,
+  D_IAT_MIN,
+  D_IAT_SUM,
+  D_INIT_WINDOW,
+  D_PAYLOAD_BYTES,
+  D_PAYLOAD_PACKETS,
+  D_PREV_T,
+  D_SIZE_M2,
+  D_SIZE_MAX,
+  D_SIZE_MEAN,
+  D_SIZE_MIN,
+  D_SIZE_SUM,
+  F_BWD,
+  F_CLOSE_T,
+  F_END_REASON,
+  F_FIRST_NSEC,
+  F_FIRST_SEC,
+  F_FIRST_T,
+  F_FLAGS,
+  F_FWD,
+  F_IAT_M2,
+  F_IAT_MAX,
+  F_IAT_MEAN,
+  F_IAT_MIN,
+  F_LAST_NSEC,
+  F_LAST_SEC,
+  F_LAST_T,
+  F_PREV_T,
+  F_SIZE_M2,
+  F_SIZE_MEAN,
+  F_SOURCE,
+  F_TCP_FLAG_COUNTS,
+  F_TOUCH,
+  FLAG_CLOSED,
+  FLAG_FIN_BWD,
+  FLAG_FIN_FWD,
+  FLAG_FWD_IS_LOWER,
+  FLAG_RST,
+  STRIDE,
+} from "./state.ts";
+
+export type FlowEndReason = "idle" | "active" | "fin" | "rst" | "end";
+const END_REASONS: readonly FlowEndReason[] = ["idle", "active", "fin", "rst", "end"];
+const IDLE = 0;
+const ACTIVE = 1;
+const FIN = 2;
+const RST = 3;
+const END = 4;
+
+/** A finished bidirectional flow. "src" is the sender of the flow's first packet (the forward direction). */
+export interface Flow {
+  /** Capture file of the flow's first packet. */
+  capture: string;
+  ipVersion: number;
+  /** IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, …). */
+  protocol: number;
+  srcIp: string;
+  srcPort: number;
+  dstIp: string;
+  dstPort: number;
+  startSec: number;
+  startNsec: number;
+  endSec: number;
+  endNsec: number;
+  endReason: FlowEndReason;
+  /** Values in `flowFeatureNames` order. */
+  features: Float64Array;
+}
+
+export interface FlowTimeouts {
+  /** A flow with no packet for this long is finished (seconds). */
+  idleTimeout: number;
+  /** A flow older than this is cut, and its next packet starts a new flow with the same orientation (seconds). */
+  activeTimeout: number;
+  /** After a RST or FINs both ways, late packets (the last ACK, retransmissions) still join for this long (s). */
+  closeLinger: number;
+}
+
+/**
+ * Defaults. activeTimeout = 120 s is CICFlowMeter's flow timeout, so durations are comparable with CIC-IDS-style
+ * datasets and a long-lived connection yields a flow every 2 minutes instead of one at the very end. CICFlowMeter has
+ * no idle expiry (it keeps dead flows until the 120 s cut); idleTimeout = 60 s releases dead UDP/ICMP and
+ * half-open TCP flows sooner, which bounds memory under scans and spoofed floods, while staying above the typical
+ * keep-alive / polling gaps of live application sessions (NetFlow exporters use 15–60 s). closeLinger = 2 s
+ * covers the final ACK of a FIN exchange (one RTT) so that it does not become a flow of its own — the "TCP
+ * appendix" artefact of CICFlowMeter, which ends a flow at the first FIN.
+ */
+export const DEFAULT_FLOW_TIMEOUTS: Readonly<FlowTimeouts> = {
+  idleTimeout: 60,
+  activeTimeout: 120,
+  closeLinger: 2,
+};
+
+/** Canonical key: [ipVersion << 8 | protocol, lower address (4 words), upper address (4 words), ports]. */
+const KEY_WORDS = 10;
+const FEATURES = flowFeatureNames.length;
+const SLAB_FLOWS = 1024;
+const TCP_FIN = 0x01;
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+const TCP_ACK = 0x10;
+
+/**
+ * Bidirectional flow table. Flows live in typed arrays (STRIDE doubles each, see state.ts) found through an
+ * open-addressing hash index on a direction-independent key, so a packet costs no allocation. Open flows sit in a
+ * list ordered by last activity and closed TCP flows in a list ordered by close time: both are expired from their
+ * head as the capture clock advances, so memory is bounded by the flows active within the timeouts. A finished
+ * flow only leaves the index for a "finished" list; `take` turns finished flows into Flow objects as the consumer
+ * asks, so a burst of expiries (a flood ending) does not pile up objects.
+ */
+export class FlowTable {
+  size = 0;
+  private capacity: number;
+  private keys: Uint32Array;
+  private hashes: Uint32Array;
+  private st: Float64Array;
+  private prev: Int32Array;
+  private next: Int32Array;
+  private buckets: Int32Array;
+  private mask: number;
+  private freeHead = 0;
+  private lruHead = -1;
+  private lruTail = -1;
+  private closeHead = -1;
+  private closeTail = -1;
+  private doneHead = -1;
+  private doneTail = -1;
+  /** Finished flows waiting for `take`. */
+  pending = 0;
+  /** Latest packet time seen (ns since `baseSec`): the clock for expiry, never going backwards. */
+  private now = Number.NEGATIVE_INFINITY;
+  private baseSec = Number.NaN;
+  private readonly key = new Uint32Array(KEY_WORDS);
+  private readonly idleNs: number;
+  private readonly activeNs: number;
+  private readonly lingerNs: number;
+  private readonly sources: string[] = [];
+  private source = 0;
+  private slab = new Float64Array(0);
+  private slabUsed = SLAB_FLOWS;
+
+  constructor(timeouts: Partial<FlowTimeouts> = {}, capacityHint = 1024) {
+    // Power of two, so that the bucket index is a mask.
+    const initialCapacity = 2 ** Math.ceil(Math.log2(Math.max(2, capacityHint)));
+    const t: FlowTimeouts = {
+      idleTimeout: timeouts.idleTimeout ?? DEFAULT_FLOW_TIMEOUTS.idleTimeout,
+      activeTimeout: timeouts.activeTimeout ?? DEFAULT_FLOW_TIMEOUTS.activeTimeout,
+      closeLinger: timeouts.closeLinger ?? DEFAULT_FLOW_TIMEOUTS.closeLinger,
+    };
+    for (const [name, v] of Object.entries(t)) {
+      if (!(v > 0)) throw new RangeError(`flow ${name} must be a positive number of seconds, got ${v}`);
+    }
+    this.idleNs = t.idleTimeout * 1e9;
+    this.activeNs = t.activeTimeout * 1e9;
+    this.lingerNs = t.closeLinger * 1e9;
+    this.capacity = initialCapacity;
+    this.keys = new Uint32Array(initialCapacity * KEY_WORDS);
+    this.hashes = new Uint32Array(initialCapacity);
+    this.st = new Float64Array(initialCapacity * STRIDE);
+    this.prev = new Int32Array(initialCapacity);
+    this.next = new Int32Array(initialCapacity);
+    for (let i = 0; i < initialCapacity; i++) this.next[i] = i + 1 < initialCapacity ? i + 1 : -1;
+    this.buckets = new Int32Array(initialCapacity * 2);
+    this.mask = initialCapacity * 2 - 1;
+  }
+
+  /** Names the capture that the following packets come from (reported in Flow.capture). */
+  setSource(name: string): void {
+    this.source = this.sources.length;
+    this.sources.push(name);
+  }
+
+  /** Adds one decoded packet (status DECODED) with its exact timestamp. */
+  add(d: DecodedPacket, sec: number, nsec: number): void {
+    if (Number.isNaN(this.baseSec)) this.baseSec = sec;
+    const t = (sec - this.baseSec) * 1e9 + nsec;
+    if (t > this.now) {
+      this.now = t;
+      this.expire();
+    }
+    const key = this.key;
+    const s = d.src;
+    const r = d.dst;
+    const sp = d.srcPort;
+    const dp = d.dstPort;
+    let cmp = 0;
+    for (let i = 0; i < 4; i++) {
+      if (s[i] !== r[i]) {
+        cmp = s[i] < r[i] ? -1 : 1;
+        break;
+      }
+    }
+    if (cmp === 0) cmp = sp < dp ? -1 : sp > dp ? 1 : 0;
+    const srcLower = cmp <= 0;
+    key[0] = (d.ipVersion << 8) | d.protocol;
+    if (srcLower) {
+      key[1] = s[0];
+      key[2] = s[1];
+      key[3] = s[2];
+      key[4] = s[3];
+      key[5] = r[0];
+      key[6] = r[1];
+      key[7] = r[2];
+      key[8] = r[3];
+      key[9] = ((sp << 16) | dp) >>> 0;
+    } else {
+      key[1] = r[0];
+      key[2] = r[1];
+      key[3] = r[2];
+      key[4] = r[3];
+      key[5] = s[0];
+      key[6] = s[1];
+      key[7] = s[2];
+      key[8] = s[3];
+      key[9] = ((dp << 16) | sp) >>> 0;
+    }
+    const h = hashKey(key);
+    let f = this.find(h);
+    if (f < 0) {
+      f = this.create(h, srcLower, t, sec, nsec);
+    } else {
+      const st = this.st;
+      const flags = st[f * STRIDE + F_FLAGS];
+      if (flags & FLAG_CLOSED && d.protocol === PROTO_TCP && (d.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+        // A fresh SYN on a closed connection's ports is a new connection.
+        this.retire(f, flags & FLAG_RST ? RST : FIN);
+        f = this.create(h, srcLower, t, sec, nsec);
+      } else if (t - st[f * STRIDE + F_FIRST_T] > this.activeNs) {
+        this.retire(f, ACTIVE);
+        f = this.create(h, (flags & FLAG_FWD_IS_LOWER) !== 0, t, sec, nsec);
+      }
+    }
+    this.update(f, d, srcLower, t, sec, nsec);
+  }
+
+  /** Finishes every remaining flow (end of input) and restarts the clock, so the next capture may be older. */
+  flush(): void {
+    while (this.closeHead >= 0) {
+      const f = this.closeHead;
+      this.retire(f, this.st[f * STRIDE + F_FLAGS] & FLAG_RST ? RST : FIN);
+    }
+    while (this.lruHead >= 0) this.retire(this.lruHead, END);
+    this.now = Number.NEGATIVE_INFINITY;
+    this.baseSec = Number.NaN;
+  }
+
+  /** Up to `max` finished flows, in the order they finished; their slots are reused afterwards. */
+  take(max = Number.POSITIVE_INFINITY): Flow[] {
+    const out: Flow[] = [];
+    while (this.doneHead >= 0 && out.length < max) {
+      const f = this.doneHead;
+      out.push(this.toFlow(f, END_REASONS[this.st[f * STRIDE + F_END_REASON]]));
+      this.doneHead = this.next[f];
+      if (this.doneHead < 0) this.doneTail = -1;
+      this.next[f] = this.freeHead;
+      this.freeHead = f;
+      this.size--;
+      this.pending--;
+    }
+    return out;
+  }
+
+  private expire(): void {
+    const st = this.st;
+    const now = this.now;
+    while (this.lruHead >= 0 && st[this.lruHead * STRIDE + F_TOUCH] + this.idleNs < now)
+      this.retire(this.lruHead, IDLE);
+    while (this.closeHead >= 0 && st[this.closeHead * STRIDE + F_CLOSE_T] + this.lingerNs < now) {
+      const f = this.closeHead;
+      this.retire(f, st[f * STRIDE + F_FLAGS] & FLAG_RST ? RST : FIN);
+    }
+  }
+
+  private find(h: number): number {
+    const key = this.key;
+    const keys = this.keys;
+    const buckets = this.buckets;
+    const mask = this.mask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const e = buckets[i];
+      if (e === 0) return -1;
+      const f = e - 1;
+      if (this.hashes[f] !== h) continue;
+      const o = f * KEY_WORDS;
+      if (
+        keys[o] === key[0] &&
+        keys[o + 1] === key[1] &&
+        keys[o + 2] === key[2] &&
+        keys[o + 3] === key[3] &&
+        keys[o + 4] === key[4] &&
+        keys[o + 5] === key[5] &&
+        keys[o + 6] === key[6] &&
+        keys[o + 7] === key[7] &&
+        keys[o + 8] === key[8] &&
+        keys[o + 9] === key[9]
+      ) {
+        return f;
+      }
+    }
+  }
+
+  private create(h: number, fwdIsLower: boolean, t: number, sec: number, nsec: number): number {
+    if (this.size === this.capacity) this.grow();
+    const f = this.freeHead;
+    this.freeHead = this.next[f];
+    this.keys.set(this.key, f * KEY_WORDS);
+    this.hashes[f] = h;
+    this.insertBucket(f, h);
+    const st = this.st;
+    const b = f * STRIDE;
+    st.fill(0, b, b + STRIDE);
+    st[b + F_FIRST_T] = t;
+    st[b + F_LAST_T] = t;
+    st[b + F_FIRST_SEC] = sec;
+    st[b + F_FIRST_NSEC] = nsec;
+    st[b + F_LAST_SEC] = sec;
+    st[b + F_LAST_NSEC] = nsec;
+    st[b + F_FLAGS] = fwdIsLower ? FLAG_FWD_IS_LOWER : 0;
+    st[b + F_SOURCE] = this.source;
+    st[b + F_FWD + D_INIT_WINDOW] = -1;
+    st[b + F_BWD + D_INIT_WINDOW] = -1;
+    st[b + F_TOUCH] = this.now;
+    this.prev[f] = this.lruTail;
+    this.next[f] = -1;
+    if (this.lruTail >= 0) this.next[this.lruTail] = f;
+    else this.lruHead = f;
+    this.lruTail = f;
+    this.size++;
+    return f;
+  }
+
+  private update(f: number, d: DecodedPacket, srcLower: boolean, t: number, sec: number, nsec: number): void {
+    const st = this.st;
+    const b = f * STRIDE;
+    const flags = st[b + F_FLAGS];
+    const fwd = ((flags & FLAG_FWD_IS_LOWER) !== 0) === srcLower;
+    const o = b + (fwd ? F_FWD : F_BWD);
+    const size = d.ipLength;
+    const before = st[b + F_FWD + D_COUNT] + st[b + F_BWD + D_COUNT];
+    if (before > 0) {
+      let gap = t - st[b + F_PREV_T];
+      if (gap < 0) gap = 0;
+      const delta = gap - st[b + F_IAT_MEAN];
+      const mean = st[b + F_IAT_MEAN] + delta / before;
+      st[b + F_IAT_MEAN] = mean;
+      st[b + F_IAT_M2] += delta * (gap - mean);
+      if (before === 1 || gap < st[b + F_IAT_MIN]) st[b + F_IAT_MIN] = gap;
+      if (before === 1 || gap > st[b + F_IAT_MAX]) st[b + F_IAT_MAX] = gap;
+    }
+    st[b + F_PREV_T] = t;
+    if (t > st[b + F_LAST_T]) {
+      st[b + F_LAST_T] = t;
+      st[b + F_LAST_SEC] = sec;
+      st[b + F_LAST_NSEC] = nsec;
+    } else if (t < st[b + F_FIRST_T]) {
+      st[b + F_FIRST_T] = t;
+      st[b + F_FIRST_SEC] = sec;
+      st[b + F_FIRST_NSEC] = nsec;
+    }
+    let delta = size - st[b + F_SIZE_MEAN];
+    let mean = st[b + F_SIZE_MEAN] + delta / (before + 1);
+    st[b + F_SIZE_MEAN] = mean;
+    st[b + F_SIZE_M2] += delta * (size - mean);
+
+    const n = st[o + D_COUNT] + 1;
+    st[o + D_COUNT] = n;
+    st[o + D_SIZE_SUM] += size;
+    delta = size - st[o + D_SIZE_MEAN];
+    mean = st[o + D_SIZE_MEAN] + delta / n;
+    st[o + D_SIZE_MEAN] = mean;
+    st[o + D_SIZE_M2] += delta * (size - mean);
+    if (n === 1 || size < st[o + D_SIZE_MIN]) st[o + D_SIZE_MIN] = size;
+    if (n === 1 || size > st[o + D_SIZE_MAX]) st[o + D_SIZE_MAX] = size;
+    if (n > 1) {
+      let gap = t - st[o + D_PREV_T];
+      if (gap < 0) gap = 0;
+      const g = n - 1;
+      st[o + D_IAT_SUM] += gap;
+      delta = gap - st[o + D_IAT_MEAN];
+      mean = st[o + D_IAT_MEAN] + delta / g;
+      st[o + D_IAT_MEAN] = mean;
+      st[o + D_IAT_M2] += delta * (gap - mean);
+      if (g === 1 || gap < st[o + D_IAT_MIN]) st[o + D_IAT_MIN] = gap;
+      if (g === 1 || gap > st[o + D_IAT_MAX]) st[o + D_IAT_MAX] = gap;
+    }
+    st[o + D_PREV_T] = t;
+    if (d.payloadLength > 0) {
+      st[o + D_PAYLOAD_BYTES] += d.payloadLength;
+      st[o + D_PAYLOAD_PACKETS]++;
+    }
+
+    let newFlags = flags;
+    if (d.protocol === PROTO_TCP && d.fragment !== LATER_FRAGMENT && d.hasPorts) {
+      const tf = d.tcpFlags;
+      if (tf !== 0) {
+        for (let bit = 0; bit < 8; bit++) if (tf & (1 << bit)) st[b + F_TCP_FLAG_COUNTS + bit]++;
+        if (tf & TCP_RST) newFlags |= FLAG_RST | FLAG_CLOSED;
+        if (tf & TCP_FIN) newFlags |= fwd ? FLAG_FIN_FWD : FLAG_FIN_BWD;
+        if ((newFlags & (FLAG_FIN_FWD | FLAG_FIN_BWD)) === (FLAG_FIN_FWD | FLAG_FIN_BWD))
+          newFlags |= FLAG_CLOSED;
+      }
+      if (st[o + D_INIT_WINDOW] < 0) st[o + D_INIT_WINDOW] = d.tcpWindow;
+    }
+    if (newFlags !== flags) st[b + F_FLAGS] = newFlags;
+    if (newFlags & FLAG_CLOSED) {
+      if (!(flags & FLAG_CLOSED)) {
+        this.unlink(f, false);
+        st[b + F_CLOSE_T] = this.now;
+        this.appendClosed(f);
+      }
+    } else {
+      st[b + F_TOUCH] = this.now;
+      if (this.lruTail !== f) {
+        this.unlink(f, false);
+        this.prev[f] = this.lruTail;
+        this.next[f] = -1;
+        if (this.lruTail >= 0) this.next[this.lruTail] = f;
+        else this.lruHead = f;
+        this.lruTail = f;
+      }
+    }
+  }
+
+  private appendClosed(f: number): void {
+    this.prev[f] = this.closeTail;
+    this.next[f] = -1;
+    if (this.closeTail >= 0) this.next[this.closeTail] = f;
+    else this.closeHead = f;
+    this.closeTail = f;
+  }
+
+  /** Removes `f` from the open list, or from the closed list when `closed`. */
+  private unlink(f: number, closed: boolean): void {
+    const p = this.prev[f];
+    const n = this.next[f];
+    if (p >= 0) this.next[p] = n;
+    else if (closed) this.closeHead = n;
+    else this.lruHead = n;
+    if (n >= 0) this.prev[n] = p;
+    else if (closed) this.closeTail = p;
+    else this.lruTail = p;
+  }
+
+  /** Ends flow `f`: out of the index and its list, into the finished list (its slot is freed by `take`). */
+  private retire(f: number, reason: number): void {
+    const st = this.st;
+    this.unlink(f, (st[f * STRIDE + F_FLAGS] & FLAG_CLOSED) !== 0);
+    this.deleteBucket(f);
+    st[f * STRIDE + F_END_REASON] = reason;
+    this.prev[f] = this.doneTail;
+    this.next[f] = -1;
+    if (this.doneTail >= 0) this.next[this.doneTail] = f;
+    else this.doneHead = f;
+    this.doneTail = f;
+    this.pending++;
+  }
+
+  private toFlow(f: number, reason: FlowEndReason): Flow {
+    const st = this.st;
+    const b = f * STRIDE;
+    const o = f * KEY_WORDS;
+    const keys = this.keys;
+    const version = keys[o] >>> 8;
+    const protocol = keys[o] & 0xff;
+    const lowerPort = keys[o + 9] >>> 16;
+    const upperPort = keys[o + 9] & 0xffff;
+    const fwdLower = (st[b + F_FLAGS] & FLAG_FWD_IS_LOWER) !== 0;
+    const lowerIp = version === 4 ? formatIpv4(keys[o + 1]) : formatIpv6(keys.subarray(o + 1, o + 5));
+    const upperIp = version === 4 ? formatIpv4(keys[o + 5]) : formatIpv6(keys.subarray(o + 5, o + 9));
+    const features = this.featureVector();
+    computeFeatures(st, b, protocol, features);
+    return {
+      capture: this.sources[st[b + F_SOURCE]] ?? "",
+      ipVersion: version,
+      protocol,
+      srcIp: fwdLower ? lowerIp : upperIp,
+      srcPort: fwdLower ? lowerPort : upperPort,
+      dstIp: fwdLower ? upperIp : lowerIp,
+      dstPort: fwdLower ? upperPort : lowerPort,
+      startSec: st[b + F_FIRST_SEC],
+      startNsec: st[b + F_FIRST_NSEC],
+      endSec: st[b + F_LAST_SEC],
+      endNsec: st[b + F_LAST_NSEC],
+      endReason: reason,
+      features,
+    };
+  }
+
+  /**
+   * A feature vector carved from a shared slab: allocating a small Float64Array costs ~1 µs each (its own
+   * ArrayBuffer), a view into a slab a quarter of that. A slab is freed once all its flows are.
+   */
+  private featureVector(): Float64Array {
+    if (this.slabUsed === SLAB_FLOWS) {
+      this.slab = new Float64Array(SLAB_FLOWS * FEATURES);
+      this.slabUsed = 0;
+    }
+    const start = this.slabUsed++ * FEATURES;
+    return this.slab.subarray(start, start + FEATURES);
+  }
+
+  private insertBucket(f: number, h: number): void {
+    const mask = this.mask;
+    let i = h & mask;
+    while (this.buckets[i] !== 0) i = (i + 1) & mask;
+    this.buckets[i] = f + 1;
+  }
+
+  /** Linear-probing deletion with backward shift, so lookups never need tombstones. */
+  private deleteBucket(f: number): void {
+    const buckets = this.buckets;
+    const mask = this.mask;
+    let i = this.hashes[f] & mask;
+    while (buckets[i] !== f + 1) i = (i + 1) & mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const e = buckets[j];
+      if (e === 0) break;
+      const home = this.hashes[e - 1] & mask;
+      const stays = j > i ? home > i && home <= j : home > i || home <= j;
+      if (!stays) {
+        buckets[i] = e;
+        i = j;
+      }
+    }
+    buckets[i] = 0;
+  }
+
+  private grow(): void {
+    const old = this.capacity;
+    const cap = old * 2;
+    const keys = new Uint32Array(cap * KEY_WORDS);
+    keys.set(this.keys);
+    this.keys = keys;
+    const hashes = new Uint32Array(cap);
+    hashes.set(this.hashes);
+    this.hashes = hashes;
+    const st = new Float64Array(cap * STRIDE);
+    st.set(this.st);
+    this.st = st;
+    const prev = new Int32Array(cap);
+    prev.set(this.prev);
+    this.prev = prev;
+    const next = new Int32Array(cap);
+    next.set(this.next);
+    for (let i = old; i < cap; i++) next[i] = i + 1 < cap ? i + 1 : -1;
+    this.next = next;
+    this.freeHead = old; // the table was full, so the old free list was empty
+    this.capacity = cap;
+    this.buckets = new Int32Array(cap * 2);
+    this.mask = cap * 2 - 1;
+    for (let f = this.lruHead; f >= 0; f = next[f]) this.insertBucket(f, hashes[f]);
+    for (let f = this.closeHead; f >= 0; f = next[f]) this.insertBucket(f, hashes[f]);
+  }
+}
+
+/** MurmurHash3 (x86, 32-bit) over the key words; IPv4 keys skip the address words that are always 0. */
+function hashKey(key: Uint32Array): number {
+  let h = 0x9747b28c;
+  const v4 = key[0] >>> 8 === 4;
+  for (let i = 0; i < KEY_WORDS; i++) {
+    if (v4 && i !== 0 && i !== 1 && i !== 5 && i !== 9) continue;
+    let k = Math.imul(key[i], 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
