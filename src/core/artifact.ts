@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
-import type { z } from "zod";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { z } from "zod";
 import { ModelFileError } from "./errors.ts";
 
 /**
@@ -31,6 +32,14 @@ export function checksumOf(payload: unknown): string {
 }
 
 export function serializeArtifact<T>(spec: ArtifactSpec<T>, payload: T, tool = "threatlens"): string {
+  // JSON turns NaN and Infinity into null: refuse to write what could not be read back.
+  const checked = spec.schema.safeParse(payload);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new Error(
+      `refusing to write an invalid ${spec.kind} model: ${issue.path.join(".")}: ${issue.message}`,
+    );
+  }
   const envelope: ArtifactEnvelope<T> = {
     format: ARTIFACT_FORMAT,
     kind: spec.kind,
@@ -95,4 +104,120 @@ export function parseArtifact<T>(text: string, spec: ArtifactSpec<T>, file: stri
     });
   }
   return parsed.data;
+}
+
+/**
+ * Model directories: the versioned JSON envelope above (`model.json`) plus one binary file (`weights.bin`) for
+ * payloads too large for JSON, such as network weights. The binary's length and SHA-256 sit in the envelope's
+ * payload, under the checksum, so a truncated, corrupted or swapped binary is refused before any weight is used.
+ */
+export const DIRECTORY_METADATA_FILE = "model.json";
+export const DIRECTORY_BINARY_FILE = "weights.bin";
+
+export interface BinaryManifest {
+  file: string;
+  byteLength: number;
+  sha256: string;
+}
+
+const binaryManifestSchema = z.object({
+  file: z.string().min(1),
+  byteLength: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+interface DirectoryPayload<T> {
+  binary: BinaryManifest;
+  model: T;
+}
+
+function directorySpec<T>(spec: ArtifactSpec<T>): ArtifactSpec<DirectoryPayload<T>> {
+  return {
+    kind: spec.kind,
+    version: spec.version,
+    schema: z.object({ binary: binaryManifestSchema, model: spec.schema }) as unknown as z.ZodType<
+      DirectoryPayload<T>
+    >,
+  };
+}
+
+/**
+ * Writes `dir/model.json` and `dir/weights.bin`. Each file is written under a temporary name and renamed, binary
+ * first, so that a reader (or an overwritten best model in a running search) never sees a half-written pair that
+ * passes the checks.
+ */
+export async function writeArtifactDirectory<T>(
+  dir: string,
+  spec: ArtifactSpec<T>,
+  payload: T,
+  binary: Uint8Array,
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const manifest: BinaryManifest = {
+    file: DIRECTORY_BINARY_FILE,
+    byteLength: binary.length,
+    sha256: createHash("sha256").update(binary).digest("hex"),
+  };
+  const binaryPath = join(dir, DIRECTORY_BINARY_FILE);
+  const metaPath = join(dir, DIRECTORY_METADATA_FILE);
+  await writeFile(`${binaryPath}.tmp`, binary);
+  await rename(`${binaryPath}.tmp`, binaryPath);
+  await writeFile(
+    `${metaPath}.tmp`,
+    serializeArtifact(directorySpec(spec), { binary: manifest, model: payload }),
+  );
+  await rename(`${metaPath}.tmp`, metaPath);
+}
+
+/** Reads and checks a model directory written by writeArtifactDirectory; every failure is a ModelFileError. */
+export async function readArtifactDirectory<T>(
+  dir: string,
+  spec: ArtifactSpec<T>,
+): Promise<{ payload: T; binary: Buffer; metadataFile: string }> {
+  const metaPath = join(dir, DIRECTORY_METADATA_FILE);
+  let text: string;
+  try {
+    text = await readFile(metaPath, "utf8");
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    const why =
+      code === "ENOENT"
+        ? `no ${DIRECTORY_METADATA_FILE} here: not a model directory (or the path is wrong)`
+        : `cannot read ${DIRECTORY_METADATA_FILE} (${code ?? (error as Error).message})`;
+    throw new ModelFileError(why, { file: dir });
+  }
+  const { binary: manifest, model } = parseArtifact(text, directorySpec(spec), metaPath);
+  if (manifest.file !== basename(manifest.file) || manifest.file.startsWith(".")) {
+    throw new ModelFileError(
+      `the binary file name ${JSON.stringify(manifest.file)} must be a plain file name`,
+      {
+        file: metaPath,
+      },
+    );
+  }
+  const binaryPath = join(dir, manifest.file);
+  let binary: Buffer;
+  try {
+    binary = await readFile(binaryPath);
+  } catch (error) {
+    throw new ModelFileError(
+      `cannot read the weights (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+      {
+        file: binaryPath,
+      },
+    );
+  }
+  if (binary.length !== manifest.byteLength) {
+    throw new ModelFileError(
+      `${binary.length} bytes, but ${DIRECTORY_METADATA_FILE} expects ${manifest.byteLength}: the file is truncated or belongs to another model`,
+      { file: binaryPath },
+    );
+  }
+  if (createHash("sha256").update(binary).digest("hex") !== manifest.sha256) {
+    throw new ModelFileError(
+      `SHA-256 does not match ${DIRECTORY_METADATA_FILE}: the file is corrupted or belongs to another model`,
+      { file: binaryPath },
+    );
+  }
+  return { payload: model, binary, metadataFile: metaPath };
 }

@@ -20,14 +20,18 @@ export function parseCsv(text: string, file: string): CsvTable {
   let recordLine = 1;
   let inQuotes = false;
   let quotedField = false;
+  // Where the open quoted field started: an unclosed quote runs to the end of the file, so that is where to look.
+  let quoteLine = 1;
   let i = 0;
   const n = text.length;
   if (text.charCodeAt(0) === 0xfeff) i = 1;
   const endRecord = () => {
     record.push(field);
+    // A blank line is skipped, but `""` is a present empty value (a one-column row).
+    const blank = record.length === 1 && field === "" && !quotedField;
     field = "";
     quotedField = false;
-    if (!(record.length === 1 && record[0] === "")) {
+    if (!blank) {
       records.push(record);
       starts.push(recordLine);
     }
@@ -62,14 +66,18 @@ export function parseCsv(text: string, file: string): CsvTable {
       }
       inQuotes = true;
       quotedField = true;
+      quoteLine = line;
     } else {
       if (quotedField) throw new InputError(`unexpected text after a closing quote`, { file, line });
       field += c;
     }
   }
   if (inQuotes)
-    throw new InputError(`a quoted field is not closed before the end of the file`, { file, line });
-  if (field.length > 0 || record.length > 0) endRecord();
+    throw new InputError(`a quoted field is not closed before the end of the file`, {
+      file,
+      line: quoteLine,
+    });
+  if (field.length > 0 || record.length > 0 || quotedField) endRecord();
   if (records.length === 0)
     throw new InputError(`the file is empty; expected a CSV header`, { file, line: 1 });
   const header = records[0].map((h) => h.trim());
@@ -91,6 +99,8 @@ export function csvField(value: string | number | bigint | boolean): string {
 }
 
 export function csvLine(values: readonly (string | number | bigint | boolean)[]): string {
+  // A lone empty value would read back as a blank line, which parseCsv skips.
+  if (values.length === 1 && String(values[0]) === "") return '""';
   return values.map(csvField).join(",");
 }
 

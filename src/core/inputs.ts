@@ -33,8 +33,11 @@ async function walk(dir: string, accept: (name: string) => boolean): Promise<str
   const out: string[] = [];
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(path, accept)));
-    else if (entry.isFile() && accept(entry.name)) out.push(path);
+    // Follow symbolic links: a link to a log is as good as the log.
+    const isDirectory = entry.isSymbolicLink() ? (await stat(path)).isDirectory() : entry.isDirectory();
+    const isFile = entry.isSymbolicLink() ? !isDirectory : entry.isFile();
+    if (isDirectory) out.push(...(await walk(path, accept)));
+    else if (isFile && accept(entry.name)) out.push(path);
   }
   return out;
 }

@@ -32,15 +32,19 @@ export async function runPool<T, R>(
 ): Promise<R[]> {
   const threads = Math.max(1, Math.min(options.workers ?? defaultWorkerCount(), tasks.length));
   const pool = new Piscina({ filename: worker.href, minThreads: threads, maxThreads: threads });
+  // Piscina emits "error" when a worker fails while holding no task (e.g. its module does not load); unheard, that
+  // event would crash the process with a stack trace instead of rejecting the run.
+  const poolFailure = new Promise<never>((_, reject) => pool.on("error", reject));
   let done = 0;
   try {
-    return await Promise.all(
+    const results = Promise.all(
       tasks.map(async (task, index) => {
         const result = (await pool.run(task)) as R;
         options.onResult?.(result, index, ++done);
         return result;
       }),
     );
+    return await Promise.race([results, poolFailure]);
   } finally {
     await pool.destroy();
   }

@@ -166,7 +166,10 @@ export function parseEventRow(bytes: Uint8Array, start: number, end: number, eve
       `TS must be a non-negative integer (nanoseconds), got ${quoteField(bytes, start, end)}`,
     );
   }
-  if (digits === 20 && high > 18446744073) throw new RowError(`TS exceeds the 64-bit range`);
+  // 2^64 - 1 = 18446744073|709551615 (high|low).
+  if (digits === 20 && (high > 18446744073 || (high === 18446744073 && low > 709551615))) {
+    throw new RowError(`TS exceeds the 64-bit range`);
+  }
   event.tsSec = high;
   event.tsNsec = low;
   i++;
@@ -194,7 +197,7 @@ export function parseEventRow(bytes: Uint8Array, start: number, end: number, eve
     const limit = FIELD_LIMITS[f];
     if (i === fieldStart || i - fieldStart > 10 || value > limit.max || i >= end || bytes[i] !== COMMA) {
       if (i >= end && f < FIELD_LIMITS.length) {
-        throw new RowError(`expected ${EVENT_COLUMNS.length} columns, the row ends after ${f + 2}`);
+        throw new RowError(`expected ${EVENT_COLUMNS.length} columns, the row ends after ${f + 3}`);
       }
       throw new RowError(
         `${limit.name} must be an integer from 0 to ${limit.max}, got ${quoteField(bytes, fieldStart, end)}`,
