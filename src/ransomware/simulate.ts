@@ -137,8 +137,11 @@ export async function simulateLogs(outDir: string, options: SimulateOptions): Pr
     if (l % 4 !== 3) {
       const ext = pick(RANSOM_EXTENSIONS);
       const note = `${pick(["README", "HOW_TO_DECRYPT", "restore-files"])}.txt`;
-      const inPlace = random() < 0.3;
-      const logsEncrypt = random() < 0.7;
+      // Variants rotate so that every data set of three or more ransomware logs holds each of them: copy then
+      // delete with encrypt calls logged, in-place encryption, and copy then delete with no encrypt call visible.
+      const variant = l % 3;
+      const inPlace = variant === 1;
+      const logsEncrypt = variant !== 2;
       const workers = 2 + randomInt(random, 5);
       const start = between(5, duration / 2);
       const launcher = newPid();
