@@ -2,10 +2,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { fitLogistic, type LogisticParams, predictProba } from "../../src/models/logistic.ts";
-
-const PARITY = fileURLToPath(new URL("../../../shared/data/parity", import.meta.url));
+import { PARITY, readParityDataset } from "./parity.ts";
 
 interface ReferenceCase {
   penalty: "l1" | "l2";
@@ -17,26 +15,12 @@ interface ReferenceCase {
   proba_first5: number[];
 }
 
-function readDataset(file: string): { X: number[][]; y: number[] } {
-  const [header, ...rows] = readFileSync(file, "utf8").trim().split("\n");
-  const label = header.split(",").indexOf("y");
-  assert.ok(label >= 0, "dataset.csv has a y column");
-  const X: number[][] = [];
-  const y: number[] = [];
-  for (const row of rows) {
-    const values = row.split(",").map(Number);
-    y.push(values[label]);
-    X.push(values.filter((_, j) => j !== label));
-  }
-  return { X, y };
-}
-
 it("matches scikit-learn's optimum on every logistic-regression parity case", (t) => {
   if (!existsSync(PARITY)) {
     t.skip(`parity data not found at ${PARITY}`);
     return;
   }
-  const { X, y } = readDataset(join(PARITY, "dataset.csv"));
+  const { X, y } = readParityDataset(join(PARITY, "dataset.csv"));
   const cases: ReferenceCase[] = JSON.parse(
     readFileSync(join(PARITY, "sklearn_reference.json"), "utf8"),
   ).logistic_regression;

@@ -2,10 +2,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { decisionFunction, predictSvm, trainSvm } from "../../src/models/svm.ts";
-
-const PARITY = fileURLToPath(new URL("../../../shared/data/parity", import.meta.url));
+import { PARITY, readParityDataset } from "./parity.ts";
 
 interface ReferenceCase {
   kernel: "rbf" | "linear";
@@ -16,20 +14,6 @@ interface ReferenceCase {
   n_support: [number, number];
   decision_function_first20: number[];
   predict_all: number[];
-}
-
-function readDataset(file: string): { X: number[][]; y: number[] } {
-  const [header, ...rows] = readFileSync(file, "utf8").trim().split("\n");
-  const label = header.split(",").indexOf("y");
-  assert.ok(label >= 0, "dataset.csv has a y column");
-  const X: number[][] = [];
-  const y: number[] = [];
-  for (const row of rows) {
-    const values = row.split(",").map(Number);
-    y.push(values[label]);
-    X.push(values.filter((_, j) => j !== label));
-  }
-  return { X, y };
 }
 
 /**
@@ -48,7 +32,7 @@ it("reproduces scikit-learn's SVC (libsvm) on every parity case", async (t) => {
     t.skip(`parity data not found at ${PARITY}`);
     return;
   }
-  const { X, y } = readDataset(join(PARITY, "dataset.csv"));
+  const { X, y } = readParityDataset(join(PARITY, "dataset.csv"));
   const cases: ReferenceCase[] = JSON.parse(readFileSync(join(PARITY, "sklearn_reference.json"), "utf8")).svc;
   assert.equal(cases.length, 8);
   let close = 0;
