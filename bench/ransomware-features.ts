@@ -8,7 +8,9 @@ const files = readdirSync(dir)
   .sort()
   .map((f) => join(dir, f));
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 const { summary } = await extractFeatures(files);
+const cpu = process.cpuUsage(cpuBefore);
 const ms = performance.now() - started;
 console.log(
   JSON.stringify({
@@ -17,6 +19,7 @@ console.log(
     processes: summary.processes,
     seconds: ms / 1000,
     eventsPerSecond: summary.events / (ms / 1000),
+    eventsPerCpuSecond: summary.events / ((cpu.user + cpu.system) / 1e6),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   }),
 );

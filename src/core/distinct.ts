@@ -5,35 +5,29 @@
  * each), not by the number of events.
  */
 const EXACT_LIMIT = 128;
-const TABLE_SIZE = 256;
+const FIRST_TABLE_SIZE = 16;
 const PRECISION = 11;
 const REGISTERS = 1 << PRECISION;
 const ALPHA = 0.7213 / (1 + 1.079 / REGISTERS);
+/** 2^-rank for every possible register value, so estimating a count needs no Math.pow. */
+const INVERSE_POWERS = Float64Array.from({ length: 64 }, (_, r) => 2 ** -r);
 
 export class DistinctCounter {
-  /** Hash + 1 per slot (0 = empty), while exact. */
-  private table: Uint32Array | null = new Uint32Array(TABLE_SIZE);
+  /** Hash + 1 per slot (0 = empty) while exact; grows from 16 slots, kept at most half full. */
+  private table: Uint32Array | null = new Uint32Array(FIRST_TABLE_SIZE);
   private exactCount = 0;
   private registers: Uint8Array | null = null;
 
   /** Adds a 32-bit hash (see `hashBytes`). */
   add(hash: number): void {
-    const table = this.table;
-    if (table === null) {
+    if (this.table === null) {
       this.addToSketch(hash);
       return;
     }
-    // Hash 0xffffffff would wrap to the empty marker; fold it onto its neighbour (one more collision in 2^32).
-    const stored = (hash === 0xffffffff ? 0xfffffffe : hash) + 1;
-    let slot = mix(hash) & (TABLE_SIZE - 1);
-    for (;;) {
-      const v = table[slot];
-      if (v === stored) return;
-      if (v === 0) break;
-      slot = (slot + 1) & (TABLE_SIZE - 1);
+    if (insert(this.table, hash) && ++this.exactCount > this.table.length / 2) {
+      if (this.exactCount > EXACT_LIMIT) this.toSketch();
+      else this.grow();
     }
-    table[slot] = stored;
-    if (++this.exactCount > EXACT_LIMIT) this.toSketch();
   }
 
   get count(): number {
@@ -42,13 +36,19 @@ export class DistinctCounter {
     let sum = 0;
     let zeros = 0;
     for (let i = 0; i < REGISTERS; i++) {
-      sum += 2 ** -registers[i];
+      sum += INVERSE_POWERS[registers[i]];
       if (registers[i] === 0) zeros++;
     }
     const estimate = (ALPHA * REGISTERS * REGISTERS) / sum;
     // Small-range correction (linear counting), as in the HyperLogLog paper.
     if (estimate <= 2.5 * REGISTERS && zeros > 0) return Math.round(REGISTERS * Math.log(REGISTERS / zeros));
     return Math.round(estimate);
+  }
+
+  private grow(): void {
+    const old = this.table!;
+    this.table = new Uint32Array(old.length * 2);
+    for (const stored of old) if (stored !== 0) insert(this.table, stored - 1);
   }
 
   private toSketch(): void {
@@ -64,6 +64,22 @@ export class DistinctCounter {
     const rank = rest === 0 ? 32 - PRECISION + 1 : Math.clz32(rest) + 1;
     if (rank > this.registers![index]) this.registers![index] = rank;
   }
+}
+
+/** Linear probing; returns false when the hash was already present. */
+function insert(table: Uint32Array, hash: number): boolean {
+  // Hash 0xffffffff would wrap to the empty marker; fold it onto its neighbour (one more collision in 2^32).
+  const stored = (hash === 0xffffffff ? 0xfffffffe : hash) + 1;
+  const mask = table.length - 1;
+  let slot = mix(hash) & mask;
+  for (;;) {
+    const v = table[slot];
+    if (v === stored) return false;
+    if (v === 0) break;
+    slot = (slot + 1) & mask;
+  }
+  table[slot] = stored;
+  return true;
 }
 
 /** Finaliser of MurmurHash3: FNV's low bits are weak, and both the table and HLL need uniform bits. */

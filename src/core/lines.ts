@@ -25,37 +25,52 @@ export async function scanLines(
 ): Promise<number> {
   const chunkBytes = options.chunkBytes ?? 1024 * 1024;
   const handle = await open(path, "r");
-  let buffer = Buffer.allocUnsafe(chunkBytes);
-  // Bytes [0, carry) of `buffer` are the start of a line continued in the next read.
-  let carry = 0;
+  // Two buffers: the next chunk is read into one while the lines of the other are visited, so parsing overlaps the
+  // read instead of waiting for it. Each buffer keeps `head` spare bytes in front of its chunk, where the partial
+  // line left over from the previous chunk is copied.
+  let head = Math.max(256, chunkBytes >> 4);
+  let buffers = [Buffer.allocUnsafe(head + chunkBytes), Buffer.allocUnsafe(head + chunkBytes)];
+  let current = 0;
+  let carry: Buffer | null = null;
   let lineNumber = 0;
   let bytesRead = 0;
+  const readInto = (buffer: Buffer) => handle.read(buffer, head, chunkBytes, null);
   try {
+    let pending = readInto(buffers[current]);
     for (;;) {
-      if (carry === buffer.length) {
-        const grown = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(grown, 0, 0, carry);
-        buffer = grown;
-      }
-      const { bytesRead: n } = await handle.read(buffer, carry, buffer.length - carry, null);
+      const { bytesRead: n } = await pending;
       if (n === 0) break;
+      const buffer = buffers[current];
       bytesRead += n;
-      const filled = carry + n;
-      let start = 0;
+      let start = head;
+      if (carry !== null) {
+        if (carry.length > head) {
+          // A line longer than the spare room: grow both buffers' heads (rare: only for very long lines).
+          const merged = Buffer.concat([carry, buffer.subarray(head, head + n)]);
+          head = carry.length * 2;
+          buffers = [Buffer.allocUnsafe(head + chunkBytes), Buffer.allocUnsafe(head + chunkBytes)];
+          merged.copy(buffers[current], head - carry.length);
+        } else carry.copy(buffer, head - carry.length);
+        start = head - carry.length;
+        carry = null;
+      }
+      const data = buffers[current];
+      const filled = head + n;
+      pending = readInto(buffers[1 - current]);
       for (;;) {
-        const newline = buffer.indexOf(10, start);
+        const newline = data.indexOf(10, start);
         if (newline < 0 || newline >= filled) break;
-        const end = newline > start && buffer[newline - 1] === 13 ? newline - 1 : newline;
-        visit(buffer, start, end, ++lineNumber);
+        const end = newline > start && data[newline - 1] === 13 ? newline - 1 : newline;
+        visit(data, start, end, ++lineNumber);
         start = newline + 1;
       }
-      carry = filled - start;
-      if (carry > 0 && start > 0) buffer.copyWithin(0, start, filled);
+      if (start < filled) carry = Buffer.from(data.subarray(start, filled));
+      current = 1 - current;
       options.onBytes?.(bytesRead);
     }
-    if (carry > 0) {
-      const end = buffer[carry - 1] === 13 ? carry - 1 : carry;
-      visit(buffer, 0, end, ++lineNumber);
+    if (carry !== null && carry.length > 0) {
+      const end = carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length;
+      visit(carry, 0, end, ++lineNumber);
     }
   } finally {
     await handle.close();

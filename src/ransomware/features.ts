@@ -289,19 +289,25 @@ export class FeatureExtractor {
       if (modify) s.userModify++;
       else s.userOpen++;
     }
-    // One pass hashes the path, remembers the hash at the last '/' (the directory) and, for creates, checks whether
-    // a prefix ending before '.', '_' or '~' is a recently opened path ("a.doc" then "a.doc.locked").
-    const isCreate = e.type === 1;
+    // Hash the directory part, remember that hash, then continue over the file name: one pass, two hashes.
+    let slash = end - 1;
+    while (slash >= start && bytes[slash] !== 47) slash--;
     let h = FNV_OFFSET;
-    let dirHash = -1;
+    for (let i = start; i < slash; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
+    const dirHash = slash >= start ? h >>> 0 : -1;
+    const isCreate = e.type === 1;
     let extended = false;
-    for (let i = start; i < end; i++) {
-      const c = bytes[i];
-      if (c === 47) dirHash = h >>> 0;
-      else if (isCreate && !extended && (c === 46 || c === 95 || c === 126) && i + 1 < end) {
-        extended = isRecentOpen(s, h >>> 0, i - start);
+    if (isCreate) {
+      // A create extends a recently opened path when a prefix ending before '.', '_' or '~' was opened
+      // ("a.doc" then "a.doc.locked"); the prefix hashes come for free while hashing the name.
+      for (let i = slash < start ? start : slash; i < end; i++) {
+        const c = bytes[i];
+        if (!extended && (c === 46 || c === 95 || c === 126) && i + 1 < end)
+          extended = isRecentOpen(s, h >>> 0, i - start);
+        h = Math.imul(h ^ c, FNV_PRIME);
       }
-      h = Math.imul(h ^ c, FNV_PRIME);
+    } else {
+      for (let i = slash < start ? start : slash; i < end; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
     }
     const fileHash = h >>> 0;
     s.files.add(fileHash);
