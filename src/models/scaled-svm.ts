@@ -9,12 +9,16 @@ import { decisionFunction, type SvmModel, type SvmParams, trainSvm } from "./svm
  */
 export type FeatureTransform = "log1p" | "none";
 
-export interface ScaledSvm {
+export interface ScaledSvm extends Preprocessing {
+  svm: SvmModel;
+}
+
+/** What is learned from the training rows before the SVM sees them. */
+export interface Preprocessing {
   transform: FeatureTransform;
   scaler: ScalerJSON;
   /** Indices of the input columns that reach the SVM. */
   activeColumns: number[];
-  svm: SvmModel;
 }
 
 export function applyTransform(
@@ -23,10 +27,34 @@ export function applyTransform(
 ): Float64Array[] {
   return rows.map((row) => {
     const out = Float64Array.from(row as ArrayLike<number>);
-    if (transform === "log1p")
+    if (transform === "log1p") {
       for (let i = 0; i < out.length; i++) out[i] = Math.sign(out[i]) * Math.log1p(Math.abs(out[i]));
+    }
     return out;
   });
+}
+
+/** Learns the preprocessing on training rows and returns it with the rows as the SVM sees them. */
+export function fitPreprocessing(
+  rows: readonly ArrayLike<number>[],
+  transform: FeatureTransform,
+): { preprocessing: Preprocessing; prepared: Float64Array[] } {
+  const transformed = applyTransform(rows, transform);
+  const scaler = new StandardScaler().fit(transformed);
+  const activeColumns = activeColumnsOf(transformed);
+  const prepared = scaler.transform(transformed).map((row) => pick(row, activeColumns));
+  return { preprocessing: { transform, scaler: scaler.toJSON(), activeColumns }, prepared };
+}
+
+/** Rows as the SVM sees them, with preprocessing learned elsewhere. */
+export function applyPreprocessing(
+  preprocessing: Preprocessing,
+  rows: readonly ArrayLike<number>[],
+): Float64Array[] {
+  const scaler = StandardScaler.fromJSON(preprocessing.scaler);
+  return scaler
+    .transform(applyTransform(rows, preprocessing.transform))
+    .map((row) => pick(row, preprocessing.activeColumns));
 }
 
 export async function fitScaledSvm(
@@ -35,21 +63,12 @@ export async function fitScaledSvm(
   params: SvmParams,
   transform: FeatureTransform,
 ): Promise<ScaledSvm> {
-  const transformed = applyTransform(rows, transform);
-  const scaler = new StandardScaler().fit(transformed);
-  const scalerJson = scaler.toJSON();
-  const activeColumns = activeColumnsOf(transformed);
-  const scaled = scaler.transform(transformed).map((row) => pick(row, activeColumns));
-  const svm = await trainSvm(scaled, y, params);
-  return { transform, scaler: scalerJson, activeColumns, svm };
+  const { preprocessing, prepared } = fitPreprocessing(rows, transform);
+  return { ...preprocessing, svm: await trainSvm(prepared, y, params) };
 }
 
 export function decisionScaledSvm(model: ScaledSvm, rows: readonly ArrayLike<number>[]): Float64Array {
-  const scaler = StandardScaler.fromJSON(model.scaler);
-  const scaled = scaler
-    .transform(applyTransform(rows, model.transform))
-    .map((row) => pick(row, model.activeColumns));
-  return decisionFunction(model.svm, scaled);
+  return decisionFunction(model.svm, applyPreprocessing(model, rows));
 }
 
 function activeColumnsOf(rows: readonly Float64Array[]): number[] {

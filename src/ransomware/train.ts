@@ -140,7 +140,9 @@ export async function trainRansomwareModel(data: LabelledRows, options: TrainOpt
   data.rows.forEach((r, i) => {
     X.set(r.values, i * columns);
   });
+  const searchId = `${process.pid}-${Date.now()}-${Math.random()}`;
   const tasks: SvmCvTask[] = candidates.map((c) => ({
+    searchId,
     X,
     columns,
     y: data.y,
