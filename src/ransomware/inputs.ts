@@ -1,4 +1,4 @@
-import { open } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { InputError } from "../core/errors.ts";
 import { expandInputs } from "../core/inputs.ts";
 import { type ExtractOptions, type ExtractSummary, extractFeatures } from "./extract.ts";
@@ -19,24 +19,30 @@ export interface LoadedInputs {
     missingColumns: string[];
     ignoredColumns: string[];
   }[];
+  /** CSV files found in input directories that are neither logs nor feature tables (e.g. a labels file). */
+  skippedFiles: string[];
 }
 
 export async function loadProcessFeatures(
   inputs: readonly string[],
   options: ExtractOptions = {},
 ): Promise<LoadedInputs> {
-  const files = await expandInputs(inputs, (name) => name.toLowerCase().endsWith(".csv"));
   const logs: string[] = [];
   const tableFiles: string[] = [];
-  for (const file of files) {
-    const kind = sniffCsvKind(await firstLine(file));
-    if (kind === "events") logs.push(file);
-    else if (kind === "features" || kind === "authors") tableFiles.push(file);
-    else {
-      throw new InputError(
-        `not an event log (header TS,PID,TYPE,…) nor a feature table (header log,pid,… or the authors' PID,…)`,
-        { file, line: 1 },
-      );
+  const skippedFiles: string[] = [];
+  for (const input of inputs) {
+    const named = (await stat(input).catch(() => null))?.isFile() ?? true;
+    for (const file of await expandInputs([input], (name) => name.toLowerCase().endsWith(".csv"))) {
+      const kind = sniffCsvKind(await firstLine(file));
+      if (kind === "events") logs.push(file);
+      else if (kind === "features" || kind === "authors") tableFiles.push(file);
+      else if (!named) skippedFiles.push(file);
+      else {
+        throw new InputError(
+          `not an event log (header TS,PID,TYPE,…) nor a feature table (header log,pid,… or the authors' PID,…)`,
+          { file, line: 1 },
+        );
+      }
     }
   }
   const rows: ProcessFeatures[] = [];
@@ -64,7 +70,7 @@ export async function loadProcessFeatures(
     if (seen.has(key)) throw new InputError(`process ${r.log} pid ${r.pid} appears in more than one input`);
     seen.add(key);
   }
-  return { rows, extract, tables };
+  return { rows, extract, tables, skippedFiles };
 }
 
 async function firstLine(file: string): Promise<string> {

@@ -45,6 +45,11 @@ export async function loadInputs(
       progress.info(`skipped ${s.skippedRows} invalid row(s), e.g.:\n  ${s.skippedExamples.join("\n  ")}`);
     }
   }
+  if (loaded.skippedFiles.length > 0) {
+    progress.info(
+      `ignored ${loaded.skippedFiles.length} CSV file(s) in input directories that are neither logs nor feature tables: ${loaded.skippedFiles.join(", ")}`,
+    );
+  }
   for (const t of loaded.tables) {
     progress.info(
       `read ${t.rows} processes from the ${t.format} feature table ${t.file}; ${t.missingColumns.length} schema feature(s) absent and set to 0, ${t.ignoredColumns.length} column(s) not in the schema ignored${t.ignoredColumns.length ? ` (${t.ignoredColumns.join(", ")})` : ""}`,

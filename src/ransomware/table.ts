@@ -48,10 +48,21 @@ export function sniffCsvKind(headerLine: string): "events" | "features" | "autho
     .split(",")
     .map((c) => c.trim().toLowerCase());
   if (cols[0] === "ts" && cols[1] === "pid" && cols[2] === "type") return "events";
-  if (cols[0] === "log" && cols[1] === "pid") return "features";
-  if (cols.includes("pid") && !cols.includes("log") && !cols.includes("ts")) return "authors";
+  // Ours: log,pid then schema columns (a labels file also starts with log,pid, but has no feature column).
+  if (cols[0] === "log" && cols[1] === "pid" && cols.some((c) => SCHEMA_LOWER.has(c))) return "features";
+  // The authors' feature table: a PID column and feature columns (their label file has the PID column alone).
+  if (
+    cols.includes("pid") &&
+    !cols.includes("log") &&
+    !cols.includes("ts") &&
+    cols.some((c) => SCHEMA_LOWER.has(c))
+  ) {
+    return "authors";
+  }
   return "unknown";
 }
+
+const SCHEMA_LOWER = new Set(FEATURE_NAMES.map((n) => n.toLowerCase()));
 
 export const AUTHORS_LOG_STRIDE = 10000;
 
