@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { ThreatlensError } from "../core/errors.ts";
 import { registerDemo } from "./demo.ts";
+import { registerNetwork } from "./network.ts";
 import { registerRansomware } from "./ransomware.ts";
 
 /** Entry point: exit 0 on success, 1 on failure (bad data, unreadable model), 2 on bad usage. */
@@ -19,6 +20,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 });
 
 registerRansomware(program);
+registerNetwork(program);
 registerDemo(program);
 
 try {

@@ -164,6 +164,50 @@ export function rocAuc(yTrue: ArrayLike<number>, scores: ArrayLike<number>): num
   return twiceArea / (2 * positives * negatives);
 }
 
+/**
+ * ROC AUC with sample weights (sklearn roc_auc_score(sample_weight=…)): the weighted share of positive/negative
+ * pairs ranked correctly, ties counting half. With weight 1/|group| per sample it weights every group (e.g. every
+ * capture) equally, whatever its size. NaN if either class has no weight.
+ */
+export function weightedRocAuc(
+  yTrue: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  weights: ArrayLike<number>,
+): number {
+  checkSameLength(yTrue, scores, "scores");
+  checkSameLength(yTrue, weights, "weights");
+  const n = yTrue.length;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    label(yTrue, i);
+    score(scores, i);
+    const w = weights[i];
+    if (!(w >= 0) || !Number.isFinite(w))
+      throw new InputError(`weight at index ${i} is ${w}, not a finite number ≥ 0`);
+    order[i] = i;
+  }
+  order.sort((a, b) => scores[a] - scores[b]);
+  let negativeBelow = 0;
+  let area = 0;
+  let positives = 0;
+  for (let start = 0; start < n; ) {
+    let end = start;
+    let tiePositive = 0;
+    let tieNegative = 0;
+    while (end < n && scores[order[end]] === scores[order[start]]) {
+      const i = order[end++];
+      if (yTrue[i] === 1) tiePositive += weights[i];
+      else tieNegative += weights[i];
+    }
+    area += tiePositive * (negativeBelow + tieNegative / 2);
+    negativeBelow += tieNegative;
+    positives += tiePositive;
+    start = end;
+  }
+  if (positives === 0 || negativeBelow === 0) return Number.NaN;
+  return area / (positives * negativeBelow);
+}
+
 /** sklearn precision_recall_curve(drop_intermediate=False); with no positives recall is 1 everywhere, as there. */
 export function prCurve(yTrue: ArrayLike<number>, scores: ArrayLike<number>): PrCurve {
   const curve = binaryClfCurve(yTrue, scores);

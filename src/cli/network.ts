@@ -1,0 +1,345 @@
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { csvLine } from "../core/csv.ts";
+import { createProgress } from "../core/progress.ts";
+import { captureBreakdown } from "../network/evaluate.ts";
+import { FLOW_SELECTION_METRICS, type FlowSelectionMetric } from "../network/metrics.ts";
+import {
+  classifyCommand,
+  evaluateCommand,
+  exportCommand,
+  flowsCommand,
+  trainCommand,
+  writeText,
+} from "../network/pipeline.ts";
+import { describeCandidate } from "../network/train.ts";
+import { integer, positiveInteger, positiveNumber } from "./options.ts";
+import { formatTable, percent, printJson } from "./output.ts";
+
+const INPUT_HELP = "captures (pcap/pcapng), flow CSVs (threatlens or FlowMeter) or directories of them";
+
+function timeoutOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--idle-timeout <s>",
+      "end a flow after this many seconds without a packet (default 60)",
+      positiveNumber,
+    )
+    .option("--active-timeout <s>", "cut a flow older than this many seconds (default 120)", positiveNumber);
+}
+
+function timeouts(opts: { idleTimeout?: number; activeTimeout?: number }) {
+  const t: { idleTimeout?: number; activeTimeout?: number } = {};
+  if (opts.idleTimeout !== undefined) t.idleTimeout = opts.idleTimeout;
+  if (opts.activeTimeout !== undefined) t.activeTimeout = opts.activeTimeout;
+  return t;
+}
+
+function labelOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--manifest <file>",
+      "tab-separated labels per file: columns file, label (benign|malicious|ambiguous), optional category; paths relative to the manifest",
+    )
+    .option("--label <label>", "one label for every input: benign or malicious");
+}
+
+function modelOptions(cmd: Command): Command {
+  return cmd
+    .option("--model <file>", "model file from `network train`")
+    .option(
+      "--flowmeter-params <dir>",
+      "FlowMeter parameters (mean.txt, std.txt, weights.txt, intercept.txt) as the model",
+    )
+    .option(
+      "--flowmeter-flows",
+      "cut captures into flows as FlowMeter does (default for FlowMeter's own parameters)",
+    )
+    .option(
+      "--port-names <file>",
+      "gopacket port-name table for FlowMeter flows (default: ../shared/data/flowmeter/port_names.json)",
+    )
+    .option("-q, --quiet", "no progress output on stderr");
+}
+
+function selection(value: string): FlowSelectionMetric[] {
+  const keys = value.split(/[,>]/).map((k) => k.trim());
+  for (const key of keys) {
+    if (!(FLOW_SELECTION_METRICS as readonly string[]).includes(key)) {
+      throw new InvalidArgumentError(
+        `unknown metric "${key}"; choose from ${FLOW_SELECTION_METRICS.join(", ")}`,
+      );
+    }
+  }
+  return keys as FlowSelectionMetric[];
+}
+
+function maxFlows(value: string): number | null {
+  if (value === "all") return null;
+  return positiveInteger(value);
+}
+
+export function registerNetwork(program: Command): void {
+  const group = program
+    .command("network")
+    .description("network flow detector: captures → bidirectional flows → weighted logistic regression");
+
+  timeoutOptions(
+    group
+      .command("flows")
+      .description("cut captures into bidirectional flows and write them as CSV")
+      .argument("<captures...>", "pcap or pcapng files")
+      .requiredOption("-o, --output <file>", "flow CSV to write (- for stdout)")
+      .option(
+        "--flowmeter-compat",
+        "reproduce deepfence FlowMeter's CSV exactly (its flows, formulas and quirks)",
+      )
+      .option(
+        "--port-names <file>",
+        "gopacket port-name table for --flowmeter-compat (default: ../shared/data/flowmeter/port_names.json)",
+      )
+      .option("-q, --quiet", "no progress output on stderr"),
+  ).action(async (captures: string[], opts) => {
+    const progress = createProgress({ quiet: opts.quiet });
+    const s = await flowsCommand(
+      captures,
+      {
+        output: opts.output,
+        flowmeterCompat: opts.flowmeterCompat,
+        portNames: opts.portNames,
+        timeouts: timeouts(opts),
+      },
+      progress,
+    );
+    progress.info(
+      `${s.captures} capture(s), ${s.packets} packets → ${s.rows} ${s.compat ? "FlowMeter rows" : "flows"} in ${s.seconds.toFixed(2)} s (${Math.round(s.packets / Math.max(s.seconds, 1e-9)).toLocaleString("en-US")} packets/s); ${s.warnings.length} warning(s)${s.outPath === "-" ? "" : `; wrote ${s.outPath}`}`,
+    );
+  });
+
+  labelOptions(
+    timeoutOptions(
+      group
+        .command("train")
+        .description(
+          "grid-search a weighted logistic regression with cross-validation and save the best model",
+        )
+        .argument("<inputs...>", INPUT_HELP)
+        .requiredOption("-o, --output <model>", "model file to write (JSON)")
+        .option("--config <file>", "grid search config (JSON; default config/network-grid.json)")
+        .option(
+          "--reference-grid",
+          "FlowMeter's grid: 6 class weights × l1/l2 × 5 C × intercept, 10-fold stratified",
+        )
+        .addOption(
+          new Option("--cv <strategy>", "cross-validation folds (grouped: by capture)").choices([
+            "grouped",
+            "stratified",
+          ]),
+        )
+        .option("--folds <k>", "number of folds", positiveInteger)
+        .option(
+          "--selection <metrics>",
+          `ranking of candidates, e.g. captureRocAuc,rocAuc (${FLOW_SELECTION_METRICS.join(", ")})`,
+          selection,
+        )
+        .option("--seed <n>", "seed for folds and the per-capture sample", integer)
+        .option(
+          "--max-flows-per-capture <n>",
+          "keep at most n flows per capture (seeded sample), or 'all'",
+          maxFlows,
+        )
+        .addOption(
+          new Option(
+            "--features <set>",
+            "all: FlowMeter's 39 + extra features; flowmeter: the 39 only (exportable)",
+          ).choices(["all", "flowmeter", "auto"]),
+        )
+        .option("--threshold <p>", "flag flows with P(malicious) ≥ p (default 0.5)", positiveNumber)
+        .option("--workers <n>", "worker threads (default: one per core)", positiveInteger)
+        .option("--report <dir>", "write the training report (HTML, PNG, SVG) here")
+        .option("--json", "print the result as one JSON object")
+        .option("-q, --quiet", "no progress output on stderr"),
+    ),
+  ).action(async (inputs: string[], opts) => {
+    const progress = createProgress({ quiet: opts.quiet });
+    const result = await trainCommand(
+      inputs,
+      {
+        output: opts.output,
+        manifest: opts.manifest,
+        label: opts.label,
+        config: opts.config,
+        referenceGrid: opts.referenceGrid,
+        overrides: {
+          cv: opts.cv,
+          folds: opts.folds,
+          selection: opts.selection,
+          seed: opts.seed,
+          maxFlowsPerCapture: opts.maxFlowsPerCapture,
+        },
+        features: opts.features,
+        threshold: opts.threshold,
+        workers: opts.workers,
+        report: opts.report,
+        timeouts: timeouts(opts),
+      },
+      progress,
+    );
+    const { model } = result;
+    const cv = model.crossValidation.metrics;
+    const lr = model.pipeline.logistic;
+    if (opts.json) {
+      printJson({
+        model: opts.output,
+        hyperparameters: model.hyperparameters,
+        solver: { iterations: lr.iterations, gradientNorm: lr.gradientNorm, converged: lr.converged },
+        crossValidation: model.crossValidation,
+        training: model.training,
+        perCategory: captureBreakdown(
+          result.data,
+          result.data.y!,
+          result.results[result.best].probability,
+          model.threshold,
+        ).perCategory,
+        report: result.reportPath ?? null,
+      });
+      return;
+    }
+    console.log(`model written to ${opts.output}`);
+    console.log(
+      `chosen: ${describeCandidate(model.hyperparameters)} (of ${model.crossValidation.candidates} candidates); solver ${lr.iterations} iterations, gradient norm ${lr.gradientNorm.toExponential(2)}`,
+    );
+    console.log(
+      `cross-validated (${model.crossValidation.strategy}, ${model.crossValidation.folds} folds): ROC AUC ${fmt(cv.rocAuc)} pooled, ${fmt(cv.captureRocAuc)} per capture; PR AUC ${fmt(cv.prAuc)}; recall ${percent(cv.recall)}, precision ${percent(cv.precision)}; capture recall ${percent(cv.captureRecall)}, capture FPR ${percent(cv.captureFpr)}`,
+    );
+    console.log(
+      `confusion: tp ${cv.confusion.tp}, fp ${cv.confusion.fp}, tn ${cv.confusion.tn}, fn ${cv.confusion.fn}`,
+    );
+    if (result.reportPath) console.log(`report: ${result.reportPath}`);
+  });
+
+  labelOptions(
+    modelOptions(
+      group
+        .command("evaluate")
+        .description("measure a model on labelled captures or flow CSVs; charts and HTML report")
+        .argument("<inputs...>", INPUT_HELP)
+        .option("--report <dir>", "write the evaluation report (HTML, PNG, SVG) here")
+        .option("--json", "print the metrics as one JSON object"),
+    ),
+  ).action(async (inputs: string[], opts) => {
+    const progress = createProgress({ quiet: opts.quiet });
+    const { evaluation: e, reportPath } = await evaluateCommand(inputs, opts, progress);
+    if (opts.json) {
+      const { roc: _roc, pr: _pr, ...rest } = e;
+      printJson({ ...rest, report: reportPath ?? null });
+      return;
+    }
+    console.log(
+      `${e.flows} flows (${e.malicious} from malicious captures) in ${e.captures} captures; threshold ${e.threshold}`,
+    );
+    console.log(
+      formatTable(
+        ["", "ROC AUC", "PR AUC", "recall", "precision", "F1", "accuracy", "data reduction"],
+        [
+          [
+            "pooled",
+            e.rocAuc ?? Number.NaN,
+            e.prAuc ?? Number.NaN,
+            percent(e.recall),
+            percent(e.precision),
+            percent(e.f1),
+            percent(e.accuracy),
+            percent(e.dataReduction),
+          ],
+        ],
+      ),
+    );
+    console.log(
+      `per capture: ROC AUC ${fmt(e.captureRocAuc)}, mean recall ${percent(e.captureRecall)} (malicious captures), mean FPR ${percent(e.captureFpr)} (benign captures)`,
+    );
+    console.log(
+      `confusion: tp ${e.confusion.tp}, fp ${e.confusion.fp}, tn ${e.confusion.tn}, fn ${e.confusion.fn}`,
+    );
+    console.log(
+      formatTable(
+        ["label", "category", "captures", "flows", "flagged", "ROC AUC vs benign"],
+        e.perCategory.map((c) => [
+          c.label,
+          c.category,
+          c.captures,
+          c.flows,
+          percent(c.flaggedShare),
+          c.rocAuc ?? Number.NaN,
+        ]),
+      ),
+    );
+    console.log(
+      `largest weights: ${e.features
+        .slice(0, 6)
+        .map((f) => `${f.feature} ${f.weight.toFixed(3)}`)
+        .join(", ")}`,
+    );
+    if (e.ambiguousExcluded.length > 0)
+      console.log(`${e.ambiguousExcluded.length} ambiguous input(s) excluded`);
+    if (reportPath) console.log(`report: ${reportPath}`);
+  });
+
+  modelOptions(
+    group
+      .command("classify")
+      .description("label every flow of new captures or flow CSVs, with a per-capture summary")
+      .argument("<inputs...>", INPUT_HELP)
+      .option("--csv", "CSV output: one row per flow")
+      .option("--json", "JSON output: flows and per-capture summary")
+      .option("-o, --output <file>", "write the output here instead of stdout")
+      .option("--all", "text output: list every flow, not only the flagged ones"),
+  ).action(async (inputs: string[], opts) => {
+    const progress = createProgress({ quiet: opts.quiet });
+    const { predictions, summary, scorer } = await classifyCommand(inputs, opts, progress);
+    const columns = [
+      "capture",
+      "srcIp",
+      "srcPort",
+      "dstIp",
+      "dstPort",
+      "protocol",
+      "startTime",
+      "label",
+      "probability",
+    ] as const;
+    const flagged = predictions.filter((p) => p.label === "malicious").length;
+    let text: string;
+    if (opts.json) {
+      text = `${JSON.stringify({ threshold: scorer.threshold, flows: predictions.length, malicious: flagged, captures: summary, predictions }, null, 2)}\n`;
+    } else if (opts.csv) {
+      text = `${[csvLine([...columns]), ...predictions.map((p) => csvLine(columns.map((c) => p[c])))].join("\n")}\n`;
+    } else {
+      const shown = opts.all ? predictions : predictions.filter((p) => p.label === "malicious");
+      text = `${formatTable(
+        [...columns],
+        shown.map((p) => columns.map((c) => p[c])),
+      )}\n\n${formatTable(
+        ["capture", "flows", "malicious", "share", "max probability"],
+        summary.map((s) => [s.capture, s.flows, s.malicious, percent(s.share), s.maxProbability]),
+      )}\n${flagged} of ${predictions.length} flows predicted malicious (P ≥ ${scorer.threshold})\n`;
+    }
+    if (opts.output) {
+      await writeText(opts.output, text);
+      progress.info(`wrote ${predictions.length} predictions to ${opts.output}; ${flagged} malicious`);
+    } else process.stdout.write(text);
+  });
+
+  group
+    .command("export-flowmeter")
+    .description("write a model as FlowMeter parameters: mean.txt, std.txt, weights.txt, intercept.txt")
+    .requiredOption("--model <file>", "model file from `network train --features flowmeter`")
+    .requiredOption("-o, --output <dir>", "directory to write")
+    .action(async (opts) => {
+      const files = await exportCommand(opts.model, opts.output);
+      console.log(`wrote ${files.join(", ")}`);
+    });
+}
+
+function fmt(v: number | null): string {
+  return v === null ? "n/a" : v.toFixed(4);
+}

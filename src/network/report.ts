@@ -1,0 +1,256 @@
+import { basename, join } from "node:path";
+import { barSpec, confusionMatrixSpec, histogramSpec, prSpec, rocSpec, writeChart } from "../core/charts.ts";
+import { prCurve, rocCurve } from "../core/metrics.ts";
+import { HtmlReport } from "../core/report.ts";
+import type { FlowDataset } from "./dataset.ts";
+import { type CategoryRow, captureBreakdown, type NetworkEvaluation } from "./evaluate.ts";
+import type { FlowMetrics } from "./metrics.ts";
+import type { NetworkModel } from "./model.ts";
+import { type CandidateResult, describeCandidate } from "./train.ts";
+
+/**
+ * The network detector's reports: charts as PNG and SVG beside one self-contained HTML page. Pooled per-flow
+ * numbers are always shown next to the per-capture ones (each capture weighted equally), because a few floods hold
+ * most of the malicious flows.
+ */
+const CLASS_NAMES: [string, string] = ["benign", "malicious"];
+const PERCENT_KEYS = [
+  "recall",
+  "precision",
+  "F1",
+  "accuracy",
+  "data reduction",
+  "capture recall",
+  "capture FPR",
+];
+
+function headline(m: FlowMetrics): Record<string, number> {
+  return {
+    "ROC AUC": m.rocAuc ?? Number.NaN,
+    "ROC AUC per capture": m.captureRocAuc ?? Number.NaN,
+    "PR AUC": m.prAuc ?? Number.NaN,
+    recall: m.recall,
+    precision: m.precision,
+    F1: m.f1,
+    accuracy: m.accuracy,
+    "data reduction": m.dataReduction,
+    "capture recall": m.captureRecall ?? Number.NaN,
+    "capture FPR": m.captureFpr ?? Number.NaN,
+  };
+}
+
+type Add = (name: string, spec: Parameters<typeof writeChart>[2]) => Promise<void>;
+
+function chartWriter(dir: string, charts: Record<string, string>): Add {
+  return async (name, spec) => {
+    charts[name] = (await writeChart(dir, name, spec)).svg;
+  };
+}
+
+async function curves(
+  add: Add,
+  y: ArrayLike<number>,
+  p: ArrayLike<number>,
+  m: FlowMetrics,
+  prefix: string,
+  label: string,
+) {
+  if (m.rocAuc === null) return;
+  const roc = rocCurve(y, p);
+  const pr = prCurve(y, p);
+  await add(`${prefix}roc`, rocSpec([{ name: label, fpr: roc.fpr, tpr: roc.tpr, auc: m.rocAuc }]));
+  await add(
+    `${prefix}precision-recall`,
+    prSpec([{ name: label, recall: pr.recall, precision: pr.precision, ap: m.prAuc ?? 0 }]),
+  );
+}
+
+function weightsChart(features: { feature: string; weight: number }[]) {
+  return barSpec(
+    features.slice(0, 25).map((f) => ({ name: f.feature, value: f.weight })),
+    { title: "Logistic-regression weights (standardised features)", yTitle: "weight", horizontal: true },
+  );
+}
+
+export async function writeEvaluationReport(
+  dir: string,
+  e: NetworkEvaluation,
+  data: FlowDataset,
+  probability: Float64Array,
+): Promise<string> {
+  const charts: Record<string, string> = {};
+  const add = chartWriter(dir, charts);
+  const y = data.y ?? new Uint8Array(probability.length);
+  await add("confusion-matrix", confusionMatrixSpec(e.confusion, CLASS_NAMES, "Confusion matrix (flows)"));
+  await curves(add, y, probability, e, "", "flows");
+  await add("weights", weightsChart(e.features));
+  const shares = CLASS_NAMES.map((name) => ({
+    name: `${name} captures`,
+    values: e.perCapture.filter((c) => c.label === name).map((c) => c.flaggedShare),
+  })).filter((g) => g.values.length > 0);
+  await add(
+    "per-capture",
+    histogramSpec(shares, {
+      title: "Share of each capture's flows flagged malicious",
+      xTitle: "share flagged",
+    }),
+  );
+  const report = new HtmlReport(
+    "threatlens — network flow detector evaluation",
+    `${e.flows} flows (${e.malicious} from malicious captures) in ${e.captures} captures; model ${e.model.source} (${e.model.kind}, ${e.model.featureSet} features, ${e.model.flowSource} flows)`,
+  );
+  report.section(
+    "Detection",
+    `Flows with P(malicious) ≥ ${e.threshold} are flagged. "Per capture" numbers weight every capture equally; "data reduction" is the share of flows flagged (sent on for deeper analysis).`,
+  );
+  report.metrics(headline(e), { percent: PERCENT_KEYS });
+  report.chart(
+    charts["confusion-matrix"],
+    "Rows: actual class (the capture's label); columns: predicted class.",
+  );
+  if (charts.roc) {
+    report.chart(charts.roc, "ROC curve of the probability over all flows (pooled).");
+    report.chart(charts["precision-recall"], "Precision–recall curve; PR AUC is the average precision.");
+  }
+  report.chart(
+    charts["per-capture"],
+    "Per capture: recall for malicious captures, false-positive rate for benign ones.",
+  );
+  if (e.ambiguousExcluded.length > 0) {
+    report.note(
+      `${e.ambiguousExcluded.length} ambiguous input(s) excluded: ${e.ambiguousExcluded.map((p) => basename(p)).join(", ")}`,
+    );
+  }
+  report.section(
+    "Per category",
+    "ROC AUC of the category's flows against all benign flows, each capture weighted equally.",
+  );
+  report.table(
+    ["label", "category", "captures", "flows", "share flagged", "ROC AUC vs benign"],
+    e.perCategory.map((c) => [
+      c.label,
+      c.category,
+      c.captures,
+      c.flows,
+      c.flaggedShare,
+      c.rocAuc ?? Number.NaN,
+    ]),
+    { percentColumns: ["share flagged"] },
+  );
+  report.section("Per capture");
+  report.table(
+    ["capture", "label", "category", "flows", "flagged", "share flagged"],
+    e.perCapture.map((c) => [basename(c.capture), c.label, c.category, c.flows, c.flagged, c.flaggedShare]),
+    { percentColumns: ["share flagged"] },
+  );
+  report.section(
+    "Features",
+    "Weights of the standardised features, largest magnitude first (positive = malicious).",
+  );
+  report.chart(charts.weights);
+  const path = join(dir, "report.html");
+  await report.write(path);
+  return path;
+}
+
+function categoryTable(report: HtmlReport, rows: CategoryRow[]): void {
+  report.table(
+    ["label", "category", "captures", "flows", "share flagged", "ROC AUC vs benign"],
+    rows.map((c) => [c.label, c.category, c.captures, c.flows, c.flaggedShare, c.rocAuc ?? Number.NaN]),
+    { percentColumns: ["share flagged"] },
+  );
+}
+
+export async function writeTrainingReport(
+  dir: string,
+  model: NetworkModel,
+  results: CandidateResult[],
+  best: number,
+  data: FlowDataset,
+): Promise<string> {
+  const chosen = results[best];
+  const m = chosen.metrics;
+  const charts: Record<string, string> = {};
+  const add = chartWriter(dir, charts);
+  const y = data.y ?? new Uint8Array(chosen.probability.length);
+  await add(
+    "cv-confusion-matrix",
+    confusionMatrixSpec(m.confusion, CLASS_NAMES, "Cross-validated confusion matrix"),
+  );
+  await curves(add, y, chosen.probability, m, "cv-", "out-of-fold");
+  await add(
+    "weights",
+    weightsChart(
+      model.featureNames
+        .map((feature, i) => ({ feature, weight: model.pipeline.logistic.weights[i] }))
+        .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)),
+    ),
+  );
+  const report = new HtmlReport(
+    "threatlens — network flow detector training",
+    `${model.training.flows} flows (${model.training.malicious} malicious) from ${model.training.captures} captures; at most ${model.training.maxFlowsPerCapture ?? "all"} flows per capture`,
+  );
+  report.section(
+    "Cross-validation of the chosen model",
+    `${describeCandidate(chosen.candidate)} — ${model.crossValidation.strategy} cross-validation, ${model.crossValidation.folds} folds; every flow is scored by a model that did not see its fold.`,
+  );
+  report.metrics(headline(m), { percent: PERCENT_KEYS });
+  report.chart(charts["cv-confusion-matrix"]);
+  if (charts["cv-roc"]) {
+    report.chart(charts["cv-roc"]);
+    report.chart(charts["cv-precision-recall"]);
+  }
+  const { perCategory } = captureBreakdown(data, y, chosen.probability, model.threshold);
+  report.section(
+    "Cross-validated, per category",
+    "Out-of-fold scores: ROC AUC of the category's flows against all benign flows, each capture weighted equally.",
+  );
+  categoryTable(report, perCategory);
+  report.section("Grid search", `Candidates ranked by ${model.crossValidation.selection.join(", then ")}.`);
+  const order = results.map((_, i) => i);
+  report.table(
+    [
+      "candidate",
+      "ROC AUC",
+      "ROC AUC per capture",
+      "PR AUC",
+      "recall",
+      "precision",
+      "max iterations",
+      "fit s",
+    ],
+    order.map((i) => {
+      const r = results[i];
+      return [
+        describeCandidate(r.candidate),
+        r.metrics.rocAuc ?? Number.NaN,
+        r.metrics.captureRocAuc ?? Number.NaN,
+        r.metrics.prAuc ?? Number.NaN,
+        r.metrics.recall,
+        r.metrics.precision,
+        r.maxIterations,
+        r.fitMs / 1000,
+      ];
+    }),
+    { highlightRow: best, maxRows: 150, percentColumns: ["recall", "precision"] },
+  );
+  report.section("Model");
+  report.chart(charts.weights);
+  const lr = model.pipeline.logistic;
+  report.table(
+    ["setting", "value"],
+    [
+      ["hyperparameters", describeCandidate(model.hyperparameters)],
+      ["threshold (probability)", model.threshold],
+      ["features", `${model.featureNames.length} (${model.featureSet})`],
+      [
+        "solver",
+        `${lr.iterations} iterations, gradient norm ${lr.gradientNorm.toExponential(2)}, ${lr.converged ? "converged" : "NOT converged"}`,
+      ],
+      ["flow timeouts", `idle ${model.timeouts.idleTimeout} s, active ${model.timeouts.activeTimeout} s`],
+    ],
+  );
+  const path = join(dir, "report.html");
+  await report.write(path);
+  return path;
+}

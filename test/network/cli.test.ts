@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { tempDir } from "./helpers/captures.ts";
+import { benignCapture, maliciousCapture } from "./helpers/traffic.ts";
+
+/** End-to-end: the CLI as a user runs it, on generated captures (no shared data needed). */
+const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
+const main = join(root, "src", "cli", "main.ts");
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", main, ...args], { cwd: root, encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tmp = tempDir();
+after(tmp.cleanup);
+const data = join(tmp.dir, "pcaps");
+const manifest = join(data, "manifest.tsv");
+const grid = join(tmp.dir, "grid.json");
+const model = join(tmp.dir, "model.json");
+const fmModel = join(tmp.dir, "fm-model.json");
+const ports = join(tmp.dir, "ports.json");
+
+before(() => {
+  mkdirSync(join(data, "benign"), { recursive: true });
+  mkdirSync(join(data, "malicious"), { recursive: true });
+  const lines = ["file\tlabel\tcategory"];
+  for (let i = 0; i < 6; i++) {
+    writeFileSync(join(data, "benign", `b${i}.pcap`), benignCapture(100 + i));
+    writeFileSync(join(data, "malicious", `m${i}.pcap`), maliciousCapture(200 + i));
+    lines.push(`benign/b${i}.pcap\tbenign\tweb`, `malicious/m${i}.pcap\tmalicious\tportscan`);
+  }
+  writeFileSync(join(data, "odd.pcap"), benignCapture(999));
+  lines.push("odd.pcap\tambiguous\tunclear");
+  writeFileSync(manifest, `${lines.join("\n")}\n`);
+  writeFileSync(
+    grid,
+    JSON.stringify({
+      space: {
+        penalty: ["l1", "l2"],
+        C: [0.1, 1],
+        classWeight: ["balanced"],
+        fitIntercept: [true],
+        transform: ["none"],
+      },
+      folds: 3,
+      cv: "grouped",
+      selection: ["captureRocAuc", "rocAuc"],
+      seed: 5,
+      maxFlowsPerCapture: 20,
+    }),
+  );
+  writeFileSync(ports, JSON.stringify({ tcp: { "80": "http", "443": "https" }, udp: { "53": "domain" } }));
+});
+
+describe("threatlens network (CLI, generated captures)", () => {
+  test("flows writes a flow CSV; --flowmeter-compat FlowMeter's header", () => {
+    const out = join(tmp.dir, "flows.csv");
+    const r = cli([
+      "network",
+      "flows",
+      join(data, "benign", "b0.pcap"),
+      join(data, "malicious", "m0.pcap"),
+      "-o",
+      out,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = readFileSync(out, "utf8").trim().split("\n");
+    assert.ok(lines[0].startsWith("capture,srcIp,srcPort,dstIp,dstPort,protocol,"));
+    assert.ok(lines.length > 30);
+    assert.match(r.stderr, /2 capture\(s\), \d+ packets → \d+ flows/);
+    const compat = join(tmp.dir, "compat.csv");
+    const c = cli([
+      "network",
+      "flows",
+      join(data, "benign", "b0.pcap"),
+      "-o",
+      compat,
+      "--flowmeter-compat",
+      "--port-names",
+      ports,
+    ]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.ok(
+      readFileSync(compat, "utf8").startsWith("fiveTuple,srcIP,dstIP,protocol,srcPort,dstPort,flowDuration,"),
+    );
+  });
+
+  test("train with a manifest, evaluate --json and --report, classify --csv/--json", () => {
+    const t = cli([
+      "network",
+      "train",
+      data,
+      "--manifest",
+      manifest,
+      "-o",
+      model,
+      "--config",
+      grid,
+      "--json",
+      "-q",
+    ]);
+    assert.equal(t.code, 0, t.stderr);
+    const trained = JSON.parse(t.stdout);
+    assert.equal(trained.training.captures, 12);
+    assert.deepEqual(trained.training.ambiguousExcluded, [join(data, "odd.pcap")]);
+    assert.ok(trained.training.flows < trained.training.flowsBeforeCap, "the per-capture cap applies");
+    assert.equal(typeof trained.solver.iterations, "number");
+    assert.ok(trained.crossValidation.metrics.captureRocAuc > 0.8);
+
+    const report = join(tmp.dir, "eval-report");
+    const e = cli([
+      "network",
+      "evaluate",
+      "--model",
+      model,
+      data,
+      "--manifest",
+      manifest,
+      "--report",
+      report,
+      "--json",
+      "-q",
+    ]);
+    assert.equal(e.code, 0, e.stderr);
+    const ev = JSON.parse(e.stdout);
+    for (const key of [
+      "rocAuc",
+      "prAuc",
+      "recall",
+      "precision",
+      "f1",
+      "accuracy",
+      "dataReduction",
+      "captureRocAuc",
+    ]) {
+      assert.equal(typeof ev[key], "number", key);
+    }
+    assert.deepEqual(Object.keys(ev.confusion).sort(), ["fn", "fp", "tn", "tp"]);
+    assert.ok(ev.rocAuc > 0.9);
+    assert.equal(ev.perCapture.length, 12);
+    assert.deepEqual(
+      ev.perCategory.map((c: { category: string }) => c.category),
+      ["web", "portscan"],
+    );
+    assert.equal(ev.features.length, 56);
+    for (const f of [
+      "report.html",
+      "confusion-matrix.png",
+      "roc.svg",
+      "precision-recall.png",
+      "weights.png",
+      "per-capture.svg",
+    ]) {
+      assert.ok(existsSync(join(report, f)), f);
+    }
+
+    const csv = cli([
+      "network",
+      "classify",
+      "--model",
+      model,
+      join(data, "malicious", "m1.pcap"),
+      "--csv",
+      "-q",
+    ]);
+    assert.equal(csv.code, 0, csv.stderr);
+    const rows = csv.stdout.trim().split("\n");
+    assert.equal(rows[0], "capture,srcIp,srcPort,dstIp,dstPort,protocol,startTime,label,probability");
+    assert.match(rows[1], /m1\.pcap,[\d.]+,\d+,[\d.]+,\d+,6,\d+\.\d{9},(malicious|benign),[\d.e-]+$/);
+    const json = JSON.parse(
+      cli(["network", "classify", "--model", model, join(data, "benign", "b1.pcap"), "--json", "-q"]).stdout,
+    );
+    assert.equal(json.captures.length, 1);
+    assert.equal(json.captures[0].flows, json.predictions.length);
+  });
+
+  test("--features flowmeter → export-flowmeter → --flowmeter-params scores identically", () => {
+    const t = cli([
+      "network",
+      "train",
+      data,
+      "--manifest",
+      manifest,
+      "-o",
+      fmModel,
+      "--config",
+      grid,
+      "--features",
+      "flowmeter",
+      "-q",
+    ]);
+    assert.equal(t.code, 0, t.stderr);
+    const dir = join(tmp.dir, "params");
+    const x = cli(["network", "export-flowmeter", "--model", fmModel, "-o", dir]);
+    assert.equal(x.code, 0, x.stderr);
+    for (const f of ["mean.txt", "std.txt", "weights.txt", "intercept.txt"])
+      assert.ok(existsSync(join(dir, f)), f);
+    const capture = join(data, "malicious", "m2.pcap");
+    const a = JSON.parse(cli(["network", "classify", "--model", fmModel, capture, "--json", "-q"]).stdout);
+    const b = JSON.parse(
+      cli(["network", "classify", "--flowmeter-params", dir, capture, "--json", "-q"]).stdout,
+    );
+    assert.deepEqual(
+      b.predictions.map((p: { probability: number }) => p.probability),
+      a.predictions.map((p: { probability: number }) => p.probability),
+    );
+  });
+
+  test("errors: unlisted input, non-exportable model, bad label, no model", () => {
+    const stray = join(tmp.dir, "stray.pcap");
+    writeFileSync(stray, benignCapture(5));
+    const r = cli(["network", "evaluate", "--model", model, stray, "--manifest", manifest, "-q"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /stray\.pcap is not in the manifest/);
+    const x = cli(["network", "export-flowmeter", "--model", model, "-o", join(tmp.dir, "nope")]);
+    assert.equal(x.code, 2);
+    assert.match(x.stderr, /--features flowmeter/);
+    const l = cli(["network", "train", data, "--label", "evil", "-o", join(tmp.dir, "m.json"), "-q"]);
+    assert.equal(l.code, 2);
+    assert.match(l.stderr, /--label must be benign or malicious/);
+    const n = cli(["network", "classify", stray, "-q"]);
+    assert.equal(n.code, 2);
+    assert.match(n.stderr, /--model MODEL\.json or --flowmeter-params DIR/);
+    assert.ok(!r.stderr.includes("    at "), "no stack trace");
+  });
+});
