@@ -4,6 +4,7 @@ import { ThreatlensError } from "../core/errors.ts";
 import { registerDemo } from "./demo.ts";
 import { registerNetwork } from "./network.ts";
 import { registerRansomware } from "./ransomware.ts";
+import { registerSyscalls } from "./syscalls.ts";
 
 /** Entry point: exit 0 on success, 1 on failure (bad data, unreadable model), 2 on bad usage. */
 const program = new Command()
@@ -20,6 +21,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 });
 
 registerRansomware(program);
+registerSyscalls(program);
 registerNetwork(program);
 registerDemo(program);
 
