@@ -107,3 +107,16 @@ class LineProgress implements Progress {
     this.stream.write(`${this.label}: ${pct}% (${this.value}/${this.total} ${this.unit}) ${seconds}s\n`);
   }
 }
+
+/** A `(done, total)` callback that drives `progress` as a bar from the first completed item to the last. */
+export function countProgress(
+  progress: Progress,
+  label: string,
+  unit: string,
+): (done: number, total: number) => void {
+  return (done, total) => {
+    if (done === 1) progress.start(label, total, unit);
+    progress.update(done);
+    if (done === total) progress.stop();
+  };
+}

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../core/errors.ts";
-import type { Progress } from "../core/progress.ts";
+import { countProgress, type Progress } from "../core/progress.ts";
 import { formatCaptureWarning } from "./capture/types.ts";
 import { type WriteFlowsSummary, writeFlowsForCaptures } from "./captures.ts";
 import {
@@ -158,11 +158,7 @@ export async function trainCommand(
     timeouts: options.timeouts,
     inputs,
     onStage: (m) => progress.info(m),
-    onProgress: (done, total) => {
-      if (done === 1) progress.start("grid search", total, "candidates");
-      progress.update(done);
-      if (done === total) progress.stop();
-    },
+    onProgress: countProgress(progress, "grid search", "candidates"),
   });
   await mkdir(dirname(options.output), { recursive: true });
   await saveNetworkModel(options.output, result.model);

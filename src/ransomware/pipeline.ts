@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UsageError } from "../core/errors.ts";
-import type { Progress } from "../core/progress.ts";
+import { countProgress, type Progress } from "../core/progress.ts";
 import { evaluateRansomwareModel, type RansomwareEvaluation, scoreProcesses } from "./evaluate.ts";
 import type { ProcessFeatures } from "./features.ts";
 import { DEFAULT_GRID_FILE, type GridConfig, REFERENCE_GRID_FILE, readGridConfig } from "./grid-config.ts";
@@ -110,11 +110,7 @@ export async function trainCommand(
     missingColumns: table?.missingColumns,
     ignoredColumns: table?.ignoredColumns,
     onStage: (m) => progress.info(m),
-    onProgress: (done, total) => {
-      if (done === 1) progress.start("grid search", total, "candidates");
-      progress.update(done);
-      if (done === total) progress.stop();
-    },
+    onProgress: countProgress(progress, "grid search", "candidates"),
   });
   await mkdir(dirname(options.output), { recursive: true });
   await saveRansomwareModel(options.output, result.model);
@@ -149,11 +145,7 @@ export async function evaluateCommand(
   const { evaluation, scores } = evaluateRansomwareModel(model, data.rows, data.y, {
     importanceRepeats: options.importanceRepeats,
     seed: options.seed,
-    onImportanceProgress: (done, total) => {
-      if (done === 1) progress.start("feature importance", total, "features");
-      progress.update(done);
-      if (done === total) progress.stop();
-    },
+    onImportanceProgress: countProgress(progress, "feature importance", "features"),
   });
   let reportPath: string | undefined;
   if (options.report)
