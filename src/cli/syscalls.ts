@@ -1,11 +1,16 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { DIRECTORY_METADATA_FILE } from "../core/artifact.ts";
 import { createProgress } from "../core/progress.ts";
-import { evaluateCommand, scoreCommand, searchCommand, trainCommand } from "../syscalls/pipeline.ts";
 import { ARCHES } from "../syscalls/tables.ts";
 import { TRACE_FORMATS } from "../syscalls/traces/index.ts";
 import { integer, positiveInteger, positiveNumber } from "./options.ts";
 import { formatTable, percent, printJson } from "./output.ts";
+
+/**
+ * The pipeline (and TensorFlow.js behind it) is loaded only when a syscalls command runs, so that the other
+ * detectors' commands do not pay its start-up time.
+ */
+const pipeline = () => import("../syscalls/pipeline.ts");
 
 const TRACE_HELP =
   "trace files or directories: ADFA-LD (syscall numbers), syscall names, or strace -f output";
@@ -73,7 +78,7 @@ export function registerSyscalls(program: Command): void {
       .option("--json", "print the training summary as one JSON object"),
   ).action(async (normal: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
-    const model = await trainCommand(
+    const model = await (await pipeline()).trainCommand(
       normal,
       {
         ...readOptionsOf(opts),
@@ -117,7 +122,7 @@ export function registerSyscalls(program: Command): void {
       .option("--json", "print the results as one JSON object"),
   ).action(async (opts) => {
     const progress = createProgress({ quiet: opts.quiet });
-    const r = await searchCommand(
+    const r = await (await pipeline()).searchCommand(
       {
         ...readOptionsOf(opts),
         train: opts.train,
@@ -175,7 +180,7 @@ export function registerSyscalls(program: Command): void {
       .option("--json", "print the metrics as one JSON object"),
   ).action(async (opts) => {
     const progress = createProgress({ quiet: opts.quiet });
-    const { evaluation: e, reportPath } = await evaluateCommand(
+    const { evaluation: e, reportPath } = await (await pipeline()).evaluateCommand(
       {
         ...readOptionsOf(opts),
         model: opts.model,
@@ -229,7 +234,7 @@ export function registerSyscalls(program: Command): void {
       .option("--json", "JSON output"),
   ).action(async (inputs: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
-    const { threshold, traces } = await scoreCommand(
+    const { threshold, traces } = await (await pipeline()).scoreCommand(
       inputs,
       { ...readOptionsOf(opts), model: opts.model },
       progress,
