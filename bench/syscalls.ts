@@ -13,7 +13,7 @@ import type * as tfTypes from "@tensorflow/tfjs";
 import { seededRandom } from "../src/core/random.ts";
 import { trainAutoencoder, windowLosses } from "../src/models/autoencoder.ts";
 import { createBackend } from "../src/models/tfjs-backend.ts";
-import { plainMatMul } from "../src/models/tfjs-ops.ts";
+import { dense as denseLayer, lookupRows } from "../src/models/tfjs-ops.ts";
 import { DEFAULT_MODEL_CONFIG } from "../src/syscalls/config.ts";
 import { autoencoderConfigFor } from "../src/syscalls/scoring.ts";
 
@@ -55,11 +55,18 @@ async function referenceTfjs(batch: number): Promise<Rates> {
   const variables = [embedding, ...dense];
   const optimizer = tf.train.adam(1e-3);
   const forward = (x: tfTypes.Tensor2D) => {
-    const e = tf.gather(embedding, x.reshape([-1])).reshape([x.shape[0], L * 16]) as tfTypes.Tensor2D;
+    const e = lookupRows(embedding as tfTypes.Tensor2D, x.reshape([-1])).reshape([
+      x.shape[0],
+      L * 16,
+    ]) as tfTypes.Tensor2D;
     let h = e;
     for (let i = 0; i < 4; i++) {
-      h = tf.add(plainMatMul(h, dense[2 * i] as tfTypes.Tensor2D), dense[2 * i + 1]);
-      if (i < 3) h = tf.relu(h);
+      h = denseLayer(
+        h,
+        dense[2 * i] as tfTypes.Tensor2D,
+        dense[2 * i + 1] as tfTypes.Tensor1D,
+        i < 3 ? "relu" : "linear",
+      );
     }
     return tf.mean(tf.square(tf.sub(h, e)), 1);
   };

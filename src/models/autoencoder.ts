@@ -12,7 +12,7 @@ import type * as tfTypes from "@tensorflow/tfjs";
 import { ModelFileError, UsageError } from "../core/errors.ts";
 import { seededRandom } from "../core/random.ts";
 import { createBackend, wasmTf } from "./tfjs-backend.ts";
-import { plainMatMul } from "./tfjs-ops.ts";
+import { dense, lookupRows, meanSoftmaxCrossEntropy } from "./tfjs-ops.ts";
 
 export { createBackend } from "./tfjs-backend.ts";
 
@@ -151,22 +151,21 @@ function initialWeights(tf: Tf, config: AutoencoderConfig, random: () => number)
 
 /** Logits of shape [batch × windowLength, vocabSize]. */
 function forward(
-  tf: Tf,
   config: AutoencoderConfig,
   weights: tfTypes.Tensor[],
   tokens: tfTypes.Tensor2D,
 ): tfTypes.Tensor2D {
   const batch = tokens.shape[0];
-  const embedded = tf
-    .gather(weights[0], tokens.reshape([-1]))
-    .reshape([batch, config.windowLength * config.embeddingDim]);
+  const embedded = lookupRows(weights[0] as tfTypes.Tensor2D, tokens.reshape([-1])).reshape([
+    batch,
+    config.windowLength * config.embeddingDim,
+  ]);
   let h = embedded as tfTypes.Tensor2D;
   const denseCount = (weights.length - 1) / 2;
   for (let i = 0; i < denseCount; i++) {
     const kernel = weights[1 + 2 * i] as tfTypes.Tensor2D;
-    const bias = weights[2 + 2 * i];
-    h = tf.add(plainMatMul(h, kernel), bias);
-    if (i < denseCount - 1) h = tf.relu(h);
+    const bias = weights[2 + 2 * i] as tfTypes.Tensor1D;
+    h = dense(h, kernel, bias, i < denseCount - 1 ? "relu" : "linear");
   }
   return h.reshape([batch * config.windowLength, config.vocabSize]);
 }
@@ -239,7 +238,7 @@ export async function trainAutoencoder(
           const x = tf.tensor2d(inputs, [rows, L], "int32");
           const y = tf.tensor1d(targets, "int32");
           return optimizer.minimize(
-            () => tf.mean(positionCrossEntropy(tf, forward(tf, config, weights, x), y)) as tfTypes.Scalar,
+            () => meanSoftmaxCrossEntropy(forward(config, weights, x), y),
             true,
             weights as tfTypes.Variable[],
           ) as tfTypes.Scalar;
@@ -309,7 +308,7 @@ function scoreWindows(
     const inputs = config.scoring === "masked-center" ? hideCenters(tokens, config) : tokens;
     const losses = tf.tidy(() => {
       const x = tf.tensor2d(inputs, [rows, L], "int32");
-      return positionCrossEntropy(tf, forward(tf, config, weights, x), tf.tensor1d(tokens, "int32"));
+      return positionCrossEntropy(tf, forward(config, weights, x), tf.tensor1d(tokens, "int32"));
     });
     positions.set(losses.dataSync() as Float32Array, start * L);
     losses.dispose();
