@@ -66,6 +66,24 @@ describe("threatlens ransomware CLI on real logs", { skip }, () => {
       encoding: "utf8",
     });
 
+  test("the authors' table through the CLI: train and evaluate with --authors-labels", () => {
+    const model = join(tmp.dir, "authors.json");
+    const table = join(data, "authors_training_features.csv");
+    const labels = join(data, "authors_training_labels.csv");
+    let r = cli(["ransomware", "train", table, "--authors-labels", labels, "-o", model, "--json", "-q"]);
+    assert.equal(r.status, 0, r.stderr);
+    const trained = JSON.parse(r.stdout);
+    assert.equal(trained.training.processes, 1448);
+    assert.ok(trained.training.missingColumns.length > 0, "absent schema columns are reported");
+    r = cli(["ransomware", "evaluate", "--model", model, table, "--authors-labels", labels, "--json", "-q"]);
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(r.stdout);
+    assert.equal(m.processes, 1448);
+    assert.equal(m.confusion.tp + m.confusion.fn, 14);
+    assert.equal(m.recall, 1);
+    assert.equal(m.unmatchedLabels.length, 18);
+  });
+
   test("train on some logs, evaluate and predict on held-out logs", () => {
     const heldOut = ["91_Avoslocker1.csv", "96_REvil1.csv", "93_Benign1.csv", "7_log3.csv"];
     const train = readdirSync(logs)
