@@ -22,6 +22,7 @@ import {
 import { ThreatlensError } from "../../src/core/errors.ts";
 import { CHART_FONT_FAMILY, chartFont, locateFontFiles, requireChartFont } from "../../src/core/fonts.ts";
 import { randomNormal, seededRandom } from "../../src/core/random.ts";
+import { chartWithDefs } from "./fixtures/chart-with-defs.ts";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -290,32 +291,18 @@ describe("chart builders render to SVG and PNG", () => {
 });
 
 describe("rendering", () => {
-  /** Has a gradient legend and a clip path, whose ids vega numbers with a process-wide counter. */
-  const withDefs: ChartSpec = {
-    width: 120,
-    height: 80,
-    data: {
-      values: [
-        { a: 1, b: 2, c: 3 },
-        { a: 2, b: 1, c: 5 },
-      ],
-    },
-    mark: { type: "point", clip: true },
-    encoding: {
-      x: { field: "a", type: "quantitative" },
-      y: { field: "b", type: "quantitative" },
-      color: { field: "c", type: "quantitative" },
-    },
-  };
-
   it("is deterministic: same spec, same SVG and PNG bytes, also with other charts in between", async () => {
-    const first = await renderChart(withDefs);
+    const first = await renderChart(chartWithDefs);
     await renderChart(rocSpec([{ name: "x", ...syntheticRoc(50, 2), auc: 0.6 }]));
-    const second = await renderChart(withDefs);
+    const second = await renderChart(chartWithDefs);
     assert.match(first.svg, /id="clip1"/);
     assert.equal(second.svg, first.svg);
     assert.ok(second.png.equals(first.png));
-    const concurrent = await Promise.all([chartToSvg(withDefs), chartToSvg(withDefs), chartToSvg(withDefs)]);
+    const concurrent = await Promise.all([
+      chartToSvg(chartWithDefs),
+      chartToSvg(chartWithDefs),
+      chartToSvg(chartWithDefs),
+    ]);
     for (const svg of concurrent) assert.equal(svg, first.svg);
   });
 
@@ -352,7 +339,7 @@ describe("rendering", () => {
       (e: unknown) => e instanceof ThreatlensError && /shape/.test(e.message),
     );
     // The render queue keeps working after a failure.
-    assert.ok((await chartToSvg(withDefs)).startsWith("<svg"));
+    assert.ok((await chartToSvg(chartWithDefs)).startsWith("<svg"));
   });
 
   it("writeChart creates the folder and writes matching SVG and PNG", async () => {

@@ -3,29 +3,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { type ChartSpec, chartToSvg, confusionMatrixSpec, rocSpec } from "../../src/core/charts.ts";
+import { chartToSvg, confusionMatrixSpec, rocSpec } from "../../src/core/charts.ts";
 import { ThreatlensError } from "../../src/core/errors.ts";
 import { escapeHtml, formatNumber, HtmlReport } from "../../src/core/report.ts";
+import { chartWithDefs } from "./fixtures/chart-with-defs.ts";
 
 const EVIL = `<script>alert("x")</script>&'`;
-
-/** A chart with a clip path and a gradient, both of which vega names clip1 / gradient_0 in every chart. */
-const withDefs: ChartSpec = {
-  width: 120,
-  height: 80,
-  data: {
-    values: [
-      { a: 1, b: 2, c: 3 },
-      { a: 2, b: 1, c: 5 },
-    ],
-  },
-  mark: { type: "point", clip: true },
-  encoding: {
-    x: { field: "a", type: "quantitative" },
-    y: { field: "b", type: "quantitative" },
-    color: { field: "c", type: "quantitative" },
-  },
-};
 
 describe("formatNumber", () => {
   it("formats counts, ratios, tiny and huge values", () => {
@@ -86,7 +69,7 @@ describe("HtmlReport", () => {
   });
 
   it("gives every chart its own ids and keeps references pointing inside the same chart", async () => {
-    const svg = await chartToSvg(withDefs);
+    const svg = await chartToSvg(chartWithDefs);
     assert.match(svg, /id="clip1"/);
     const html = new HtmlReport("ids").section("a").chart(svg).chart(svg).toHtml();
     const ids = [...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
