@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { dataPath } from "../src/syscalls/package-root.ts";
+import { dataPath } from "../src/core/package-root.ts";
 import { type Arch, parseUnistdHeader, SyscallTable } from "../src/syscalls/tables.ts";
 
 const SEARCH_DIRS = [

@@ -1,6 +1,8 @@
 import { type Command, Option } from "commander";
 import { csvLine } from "../core/csv.ts";
+import { UsageError } from "../core/errors.ts";
 import { createProgress } from "../core/progress.ts";
+import { formatSummaryLine } from "../core/stream/run.ts";
 import {
   evaluateCommand,
   loadInputs,
@@ -11,7 +13,15 @@ import {
 import { simulateLogs } from "../ransomware/simulate.ts";
 import { featuresToCsv, featuresToJson } from "../ransomware/table.ts";
 import { describeCandidate } from "../ransomware/train.ts";
-import { integer, nonNegativeInteger, positiveInteger, positiveNumber, selection } from "./options.ts";
+import { type WatchInput, watchRansomware } from "../ransomware/watch.ts";
+import {
+  integer,
+  nonNegativeInteger,
+  nonNegativeNumber,
+  positiveInteger,
+  positiveNumber,
+  selection,
+} from "./options.ts";
 import { formatTable, percent, printJson } from "./output.ts";
 
 const INPUT_HELP = "event logs (CSV), directories of them, or feature tables";
@@ -210,7 +220,7 @@ export function registerRansomware(program: Command): void {
       .option("--only-ransomware", "list only processes predicted as ransomware"),
   ).action(async (inputs: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
-    const { predictions, model } = await predictCommand(
+    const { predictions, model, summary } = await predictCommand(
       inputs,
       { model: opts.model, windowMs: opts.windowMs, skipInvalid: opts.skipInvalid },
       progress,
@@ -219,20 +229,79 @@ export function registerRansomware(program: Command): void {
     const flagged = predictions.filter((p) => p.label === "ransomware").length;
     let text: string;
     if (opts.json) {
-      text = `${JSON.stringify({ threshold: model.threshold, processes: predictions.length, ransomware: flagged, predictions: shown }, null, 2)}\n`;
+      text = `${JSON.stringify({ threshold: model.threshold, processes: predictions.length, ransomware: flagged, read: summary, predictions: shown }, null, 2)}\n`;
     } else if (opts.csv) {
-      text = `${[csvLine(["log", "pid", "label", "score", "events"]), ...shown.map((p) => csvLine([p.log, p.pid, p.label, p.score, p.events]))].join("\n")}\n`;
+      text = `${[csvLine(["log", "pid", "first_ts", "label", "score", "final_score", "events"]), ...shown.map((p) => csvLine([p.log, p.pid, p.firstTs, p.label, p.score, p.finalScore, p.events]))].join("\n")}\n`;
     } else {
       text = `${formatTable(
-        ["log", "pid", "label", "score", "events"],
-        shown.map((p) => [p.log, p.pid, p.label, p.score, p.events]),
-      )}\n${flagged} of ${predictions.length} processes predicted ransomware\n`;
+        ["log", "pid", "label", "score", "final", "events"],
+        shown.map((p) => [p.log, p.pid, p.label, p.score, p.finalScore, p.events]),
+      )}\n${flagged} of ${predictions.length} processes predicted ransomware (score: the highest over the process's life, as \`ransomware watch\` scores it)\n`;
     }
     if (opts.output) {
       await writeText(opts.output, text);
       progress.info(`wrote ${shown.length} predictions to ${opts.output}; ${flagged} ransomware`);
     } else process.stdout.write(text);
   });
+
+  group
+    .command("watch")
+    .description(
+      "detect ransomware as events arrive: every process re-scored as it goes, one JSON alert per line on stdout",
+    )
+    .argument(
+      "[logs...]",
+      "event logs to read to their end (the collector's output or ebpfangel logs); - for stdin",
+    )
+    .option("--model <file>", "model file (default: the model shipped with threatlens)")
+    .option("--follow <log>", "follow a log as it grows, across rotation and truncation (like tail -F)")
+    .option("--state <dir>", "checkpoint here and resume from here: a restart skips and repeats nothing")
+    .option("--alerts <file>", "also append alerts (JSON lines) to this file")
+    .addOption(
+      new Option("--format <format>", "alerts on stdout as").choices(["json", "text"]).default("json"),
+    )
+    .addOption(
+      new Option(
+        "--respond <action>",
+        "stop or kill an alerted process and its children (off by default)",
+      ).choices(["stop", "kill"]),
+    )
+    .option("--stats <seconds>", "stats line on stderr every so many seconds (0: none)", nonNegativeNumber, 5)
+    .option("--stats-json", "stats lines as JSON objects")
+    .addOption(
+      new Option("--overload <policy>", "when input arrives faster than it is scored (stdin, collector)")
+        .choices(["block", "drop"])
+        .default("block"),
+    )
+    .option("--idle-timeout <seconds>", "a process without events this long is over", positiveNumber)
+    .option("--strict", "stop at the first malformed row instead of skipping and counting it")
+    .option("-q, --quiet", "no stats lines (warnings are still printed)")
+    .action(async (logs: string[], opts) => {
+      const progress = createProgress({ quiet: false });
+      const stdin = logs.length === 1 && logs[0] === "-";
+      if (opts.follow && logs.length > 0) throw new UsageError("give logs to read or --follow LOG, not both");
+      const input: WatchInput = opts.follow
+        ? { kind: "follow", path: opts.follow }
+        : stdin
+          ? { kind: "stdin" }
+          : { kind: "logs", paths: logs };
+      const { summary } = await watchRansomware({
+        model: opts.model,
+        input,
+        state: opts.state,
+        alertsFile: opts.alerts,
+        format: opts.format,
+        respond: opts.respond,
+        statsMs: opts.quiet ? 0 : opts.stats * 1000,
+        statsFormat: opts.statsJson ? "json" : "text",
+        overload: opts.overload,
+        idleTimeoutS: opts.idleTimeout,
+        strict: opts.strict,
+        onWarning: (m) => progress.warn(m),
+        handleSignals: true,
+      });
+      process.stderr.write(`${formatSummaryLine(summary)}\n`);
+    });
 
   group
     .command("simulate")

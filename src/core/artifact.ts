@@ -66,6 +66,24 @@ export async function readArtifact<T>(path: string, spec: ArtifactSpec<T>): Prom
   return parseArtifact(text, spec, path);
 }
 
+/** Who a model is, for alerts: its file name, when it was made (its version unless it names one) and checksum. */
+export interface ArtifactIdentity {
+  name: string;
+  version: string;
+  hash: string;
+}
+
+/** The identity of a model file written by `writeArtifact` (read after the file has been validated). */
+export async function readArtifactIdentity(path: string): Promise<ArtifactIdentity> {
+  const envelope = JSON.parse(await readFile(path, "utf8")) as ArtifactEnvelope<{ modelVersion?: unknown }>;
+  const label = envelope.payload?.modelVersion;
+  return {
+    name: basename(path).replace(/\.json$/, ""),
+    version: typeof label === "string" ? label : envelope.createdAt,
+    hash: envelope.checksum,
+  };
+}
+
 export function parseArtifact<T>(text: string, spec: ArtifactSpec<T>, file: string): T {
   let envelope: Partial<ArtifactEnvelope<unknown>>;
   try {

@@ -12,6 +12,8 @@ const ALPHA = 0.7213 / (1 + 1.079 / REGISTERS);
 /** 2^-rank for every possible register value, so estimating a count needs no Math.pow. */
 const INVERSE_POWERS = Float64Array.from({ length: 64 }, (_, r) => 2 ** -r);
 
+export type DistinctCounterJSON = { exact: string; count: number } | { sketch: string };
+
 export class DistinctCounter {
   /** Hash + 1 per slot (0 = empty) while exact; grows from 16 slots, kept at most half full. */
   private table: Uint32Array | null = new Uint32Array(FIRST_TABLE_SIZE);
@@ -43,6 +45,39 @@ export class DistinctCounter {
     // Small-range correction (linear counting), as in the HyperLogLog paper.
     if (estimate <= 2.5 * REGISTERS && zeros > 0) return Math.round(REGISTERS * Math.log(REGISTERS / zeros));
     return Math.round(estimate);
+  }
+
+  /** The counter as JSON-safe data (checkpoints); `DistinctCounter.fromJSON` restores it exactly. */
+  toJSON(): DistinctCounterJSON {
+    if (this.table !== null)
+      return {
+        exact: Buffer.from(this.table.buffer, this.table.byteOffset, this.table.byteLength).toString(
+          "base64",
+        ),
+        count: this.exactCount,
+      };
+    return { sketch: Buffer.from(this.registers!).toString("base64") };
+  }
+
+  static fromJSON(json: DistinctCounterJSON): DistinctCounter {
+    const counter = new DistinctCounter();
+    if ("exact" in json) {
+      const bytes = Buffer.from(json.exact, "base64");
+      const size = bytes.length / 4;
+      if (!Number.isInteger(size) || size < FIRST_TABLE_SIZE || (size & (size - 1)) !== 0) {
+        throw new RangeError("a distinct counter's table must hold a power of two of at least 16 slots");
+      }
+      counter.table = new Uint32Array(size);
+      new Uint8Array(counter.table.buffer).set(bytes);
+      counter.exactCount = json.count;
+    } else {
+      const registers = Buffer.from(json.sketch, "base64");
+      if (registers.length !== REGISTERS)
+        throw new RangeError(`a distinct counter's sketch must have ${REGISTERS} registers`);
+      counter.table = null;
+      counter.registers = Uint8Array.from(registers);
+    }
+    return counter;
   }
 
   private grow(): void {

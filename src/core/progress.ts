@@ -8,8 +8,10 @@ export interface Progress {
   start(label: string, total: number, unit?: string): void;
   update(value: number): void;
   stop(): void;
-  /** A status line between steps. */
+  /** A status line between steps (silenced by --quiet). */
   info(message: string): void;
+  /** Something the user must know about their data (skipped rows, ignored files): printed even with --quiet. */
+  warn(message: string): void;
 }
 
 export interface ProgressOptions {
@@ -21,7 +23,8 @@ export interface ProgressOptions {
 
 export function createProgress(options: ProgressOptions = {}): Progress {
   const stream = options.stream ?? process.stderr;
-  if (options.quiet) return { start() {}, update() {}, stop() {}, info() {} };
+  if (options.quiet)
+    return { start() {}, update() {}, stop() {}, info() {}, warn: (m) => writeWarning(stream, m) };
   if (stream.isTTY) return new BarProgress(stream);
   return new LineProgress(stream, options.intervalMs ?? 5000);
 }
@@ -57,6 +60,11 @@ class BarProgress implements Progress {
   info(message: string): void {
     this.stop();
     this.stream.write(`${message}\n`);
+  }
+
+  warn(message: string): void {
+    this.stop();
+    writeWarning(this.stream, message);
   }
 }
 
@@ -101,6 +109,10 @@ class LineProgress implements Progress {
     this.stream.write(`${message}\n`);
   }
 
+  warn(message: string): void {
+    writeWarning(this.stream, message);
+  }
+
   private print(): void {
     const pct = this.total > 0 ? Math.round((100 * this.value) / this.total) : 100;
     const seconds = ((Date.now() - this.started) / 1000).toFixed(1);
@@ -119,4 +131,8 @@ export function countProgress(
     progress.update(done);
     if (done === total) progress.stop();
   };
+}
+
+function writeWarning(stream: NodeJS.WritableStream, message: string): void {
+  stream.write(`warning: ${message}\n`);
 }

@@ -1,5 +1,5 @@
 import { type ScalerJSON, StandardScaler } from "../core/scaling.ts";
-import { decisionFunction, type SvmModel, type SvmParams, trainSvm } from "./svm.ts";
+import { decisionFunction, rowDecision, type SvmModel, type SvmParams, trainSvm } from "./svm.ts";
 
 /**
  * The full SVM pipeline applied to raw feature rows: an optional signed log1p transform (event counts are
@@ -86,4 +86,31 @@ function pick(row: Float64Array, columns: readonly number[]): Float64Array {
   const out = new Float64Array(columns.length);
   for (let i = 0; i < columns.length; i++) out[i] = row[columns[i]];
   return out;
+}
+
+/**
+ * The pipeline compiled for one row at a time: transform, scaling and column selection into a reused buffer, then the
+ * SVM. `prepared` holds the last row as the SVM saw it (for explanations).
+ */
+export function compileScaledSvm(model: ScaledSvm): {
+  decision(row: ArrayLike<number>): number;
+  readonly prepared: Float64Array;
+} {
+  const columns = Int32Array.from(model.activeColumns);
+  const mean = Float64Array.from(columns, (c) => model.scaler.mean[c]);
+  const scale = Float64Array.from(columns, (c) => model.scaler.scale[c]);
+  const log = model.transform === "log1p";
+  const prepared = new Float64Array(columns.length);
+  const svm = rowDecision(model.svm);
+  return {
+    prepared,
+    decision(row) {
+      for (let i = 0; i < columns.length; i++) {
+        let v = row[columns[i]];
+        if (log) v = Math.sign(v) * Math.log1p(Math.abs(v));
+        prepared[i] = (v - mean[i]) / scale[i];
+      }
+      return svm(prepared);
+    },
+  };
 }

@@ -125,6 +125,39 @@ export function decisionFunction(model: SvmModel, X: readonly ArrayLike<number>[
   return out;
 }
 
+/**
+ * A decision function for one row at a time (live scoring: one process re-scored as its events arrive), with the
+ * model flattened once. Same arithmetic as `decisionFunction`.
+ */
+export function rowDecision(model: SvmModel): (x: Float64Array) => number {
+  const d = model.nFeatures;
+  const b = model.intercept;
+  if (model.kernel === "linear") {
+    const w = Float64Array.from(
+      model.primalWeights ?? primalWeightsOf(model.supportVectors, model.dualCoef, d),
+    );
+    return (x) => b + dot(w, 0, x, 0, d);
+  }
+  const m = model.supportVectors.length;
+  const gamma = model.gamma ?? Number.NaN;
+  const sv = new Float64Array(m * d);
+  const svNorm = new Float64Array(m);
+  const coef = Float64Array.from(model.dualCoef);
+  for (let k = 0; k < m; k++) {
+    sv.set(model.supportVectors[k], k * d);
+    svNorm[k] = dot(sv, k * d, sv, k * d, d);
+  }
+  return (x) => {
+    const xNorm = dot(x, 0, x, 0, d);
+    let s = b;
+    for (let k = 0; k < m; k++) {
+      const distance = xNorm + svNorm[k] - 2 * dot(sv, k * d, x, 0, d);
+      s += coef[k] * Math.exp(-gamma * Math.max(distance, 0));
+    }
+    return s;
+  };
+}
+
 export function predictSvm(model: SvmModel, X: readonly ArrayLike<number>[]): Uint8Array {
   const decision = decisionFunction(model, X);
   const out = new Uint8Array(decision.length);

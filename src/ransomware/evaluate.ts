@@ -37,11 +37,18 @@ export interface RansomwareEvaluation extends CvMetrics {
   perLog: { log: string; processes: number; ransomware: number; tp: number; fp: number; fn: number }[];
   importance: { feature: string; mean: number; std: number }[];
   importanceMetric: string;
+  /** What the verdicts and curves score. */
+  scoring: string;
   missingFeatures: string[];
   extraFeatures: string[];
 }
 
 export interface EvaluateOptions {
+  /**
+   * The scores the verdicts and curves use, one per row, when they are not the rows' own: for processes replayed from
+   * logs, the highest score the live detector gave each over its life (what `watch` alerts on).
+   */
+  liveScores?: Float64Array;
   importanceRepeats?: number;
   seed?: number;
   onImportanceProgress?: (done: number, total: number) => void;
@@ -54,12 +61,13 @@ export function evaluateRansomwareModel(
   options: EvaluateOptions = {},
 ): { evaluation: RansomwareEvaluation; scores: Float64Array } {
   const scored = scoreProcesses(model, rows);
-  const metrics = metricsAt(y, scored.scores, model.threshold);
-  const roc = rocCurve(y, scored.scores);
-  const pr = prCurve(y, scored.scores);
+  const scores = options.liveScores ?? scored.scores;
+  const metrics = metricsAt(y, scores, model.threshold);
+  const roc = rocCurve(y, scores);
+  const pr = prCurve(y, scores);
   const groups = perGroupMetrics(
     y,
-    scored.scores,
+    scores,
     rows.map((r) => r.log),
     model.threshold,
   );
@@ -99,9 +107,13 @@ export function evaluateRansomwareModel(
       .map((imp) => ({ feature: model.featureNames[imp.column], mean: imp.mean, std: imp.std }))
       .filter((imp) => imp.mean !== 0 || imp.std !== 0)
       .sort((a, b) => b.mean - a.mean),
-    importanceMetric: "drop in average precision (PR AUC) when the feature is permuted",
+    importanceMetric:
+      "drop in average precision (PR AUC) of whole-process scores when the feature is permuted",
+    scoring: options.liveScores
+      ? "the highest score over each process's life, on the live schedule (as ransomware watch scores it)"
+      : "whole-process features",
     missingFeatures: scored.missingFeatures,
     extraFeatures: scored.extraFeatures,
   };
-  return { evaluation, scores: scored.scores };
+  return { evaluation, scores };
 }

@@ -1,5 +1,6 @@
 import { InputError } from "../core/errors.ts";
 import { scanLines } from "../core/lines.ts";
+import { RecordError } from "../core/stream/run.ts";
 
 /** Columns of the eBPF file-activity detector's CSV log, in order. */
 export const EVENT_COLUMNS = [
@@ -15,8 +16,28 @@ export const EVENT_COLUMNS = [
   "FILENAME",
 ];
 const HEADER = EVENT_COLUMNS.join(",");
+/**
+ * Columns threatlens's own collector adds after FILENAME (docs/live.md): thread id, parent, user, command name, open
+ * flags and the traced call. Its logs also carry process lifecycle rows (TYPE 4 exec, 5 exit).
+ */
+export const EXTENDED_COLUMNS = ["TID", "PPID", "UID", "COMM", "FLAGS", "OP"];
+const EXTENDED_HEADER = [...EVENT_COLUMNS, ...EXTENDED_COLUMNS].join(",");
 
-export const EventType = { Open: 0, Create: 1, Delete: 2, Encrypt: 3 } as const;
+/** The two layouts of an event log: ebpfangel's ten columns, or the collector's extended variant. */
+export type EventLayout = "standard" | "extended";
+
+/** The layout a header line announces, or null when it is not an event-log header. */
+export function eventLayoutOf(header: string): EventLayout | null {
+  const h = header
+    .replace(/^\uFEFF/, "")
+    .replaceAll(" ", "")
+    .toUpperCase();
+  if (h === HEADER) return "standard";
+  if (h === EXTENDED_HEADER) return "extended";
+  return null;
+}
+
+export const EventType = { Open: 0, Create: 1, Delete: 2, Encrypt: 3, Exec: 4, Exit: 5 } as const;
 export const EVENT_TYPE_LETTERS = ["O", "C", "D", "E"] as const;
 
 /**
@@ -36,6 +57,21 @@ export interface FileEvent {
   bytes: Uint8Array;
   nameStart: number;
   nameEnd: number;
+  /** Extended layout only (-1 or empty otherwise): thread id, parent process id, user id, open flags. */
+  tid: number;
+  ppid: number;
+  uid: number;
+  flags: number;
+  /** The event came from a rename (written as a delete of the old name and a create of the new one). */
+  rename: boolean;
+  /** Command name: a byte range of `commBytes` (valid only during the visit); empty when absent. */
+  commBytes: Uint8Array;
+  commStart: number;
+  commEnd: number;
+}
+
+export function eventComm(e: FileEvent): string {
+  return decoder.decode(e.commBytes.subarray(e.commStart, e.commEnd));
 }
 
 export function eventFilename(e: FileEvent): string {
@@ -62,7 +98,8 @@ export interface ReadSummary {
   skippedExamples: string[];
 }
 
-export class RowError extends Error {}
+/** A malformed row: skipped and counted, or reported with its file and line. */
+export class RowError extends RecordError {}
 
 /**
  * Streams one log file and calls `visit` for every valid event. A malformed row throws an InputError with the file,
@@ -75,27 +112,17 @@ export async function readEventLog(
 ): Promise<ReadSummary> {
   const summary: ReadSummary = { rows: 0, skipped: 0, skippedExamples: [] };
   const event = newEvent();
-  let sawHeader = false;
+  let layout: EventLayout | null = null;
   await scanLines(
     file,
     (bytes, start, end, line) => {
-      if (!sawHeader) {
-        const header = decoder.decode(bytes.subarray(start, end)).replace(/^\uFEFF/, "");
-        if (header.replaceAll(" ", "").toUpperCase() !== HEADER) {
-          throw new InputError(
-            `expected the header ${HEADER}, found ${JSON.stringify(header.slice(0, 200))}`,
-            {
-              file,
-              line,
-            },
-          );
-        }
-        sawHeader = true;
+      if (layout === null) {
+        layout = parseHeader(bytes, start, end, file, line);
         return;
       }
       if (start === end) return;
       try {
-        parseEventRow(bytes, start, end, event);
+        parseEventRow(bytes, start, end, event, layout);
       } catch (error) {
         if (!(error instanceof RowError)) throw error;
         if (!options.skipInvalid) {
@@ -111,8 +138,28 @@ export async function readEventLog(
     },
     { onBytes: options.onBytes },
   );
-  if (!sawHeader) throw new InputError(`the file is empty; expected the header ${HEADER}`, { file, line: 1 });
+  if (layout === null)
+    throw new InputError(`the file is empty; expected the header ${HEADER}`, { file, line: 1 });
   return summary;
+}
+
+/** Reads an event log's header line; throws a located InputError when it is not one. */
+export function parseHeader(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  file: string,
+  line: number,
+): EventLayout {
+  const header = decoder.decode(bytes.subarray(start, end));
+  const layout = eventLayoutOf(header);
+  if (layout === null) {
+    throw new InputError(
+      `expected the header ${HEADER}, found ${JSON.stringify(header.slice(0, 200))} (the collector's extended header, ending ${EXTENDED_COLUMNS.join(",")}, is accepted too)`,
+      { file, line },
+    );
+  }
+  return layout;
 }
 
 export function newEvent(): FileEvent {
@@ -124,11 +171,21 @@ export function newEvent(): FileEvent {
     flag: 0,
     pattern: 0,
     thresholds: 0,
-    bytes: new Uint8Array(0),
+    bytes: EMPTY,
     nameStart: 0,
     nameEnd: 0,
+    tid: -1,
+    ppid: -1,
+    uid: -1,
+    flags: 0,
+    rename: false,
+    commBytes: EMPTY,
+    commStart: 0,
+    commEnd: 0,
   };
 }
+
+const EMPTY = new Uint8Array(0);
 
 const FIELD_LIMITS: { name: string; max: number }[] = [
   { name: "TYPE", max: 3 },
@@ -139,12 +196,20 @@ const FIELD_LIMITS: { name: string; max: number }[] = [
   { name: "DELETE", max: 1 },
   { name: "ENCRYPT", max: 1 },
 ];
+/** The extended layout adds lifecycle rows: TYPE 4 exec, 5 exit. */
+const EXTENDED_MAX_TYPE = 5;
 
 const COMMA = 44;
 const QUOTE = 34;
 
 /** Parses one data row (bytes, without terminator) into `event`; throws RowError with the reason. */
-export function parseEventRow(bytes: Uint8Array, start: number, end: number, event: FileEvent): void {
+export function parseEventRow(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  event: FileEvent,
+  layout: EventLayout = "standard",
+): void {
   let i = start;
   // TS: up to 20 digits (uint64); split so that both parts stay exact.
   let digits = 0;
@@ -173,36 +238,17 @@ export function parseEventRow(bytes: Uint8Array, start: number, end: number, eve
   event.tsSec = high;
   event.tsNsec = low;
   i++;
-  let pid = 0;
-  const pidStart = i;
-  for (; i < end; i++) {
-    const c = bytes[i] - 48;
-    if (c < 0 || c > 9) break;
-    pid = pid * 10 + c;
-  }
-  if (i === pidStart || i - pidStart > 10 || i >= end || bytes[i] !== COMMA || pid > 0xffffffff) {
-    throw new RowError(`PID must be a non-negative 32-bit integer, got ${quoteField(bytes, pidStart, end)}`);
-  }
-  event.pid = pid;
+  const columns =
+    layout === "standard" ? EVENT_COLUMNS.length : EVENT_COLUMNS.length + EXTENDED_COLUMNS.length;
+  i = readUint(bytes, i, end, "PID", 0xffffffff, 2, columns);
+  event.pid = cursorValue;
   i++;
   let thresholds = 0;
   for (let f = 0; f < FIELD_LIMITS.length; f++) {
-    let value = 0;
-    const fieldStart = i;
-    for (; i < end; i++) {
-      const c = bytes[i] - 48;
-      if (c < 0 || c > 9) break;
-      value = value * 10 + c;
-    }
     const limit = FIELD_LIMITS[f];
-    if (i === fieldStart || i - fieldStart > 10 || value > limit.max || i >= end || bytes[i] !== COMMA) {
-      if (i >= end && f < FIELD_LIMITS.length) {
-        throw new RowError(`expected ${EVENT_COLUMNS.length} columns, the row ends after ${f + 3}`);
-      }
-      throw new RowError(
-        `${limit.name} must be an integer from 0 to ${limit.max}, got ${quoteField(bytes, fieldStart, end)}`,
-      );
-    }
+    const max = f === 0 && layout === "extended" ? EXTENDED_MAX_TYPE : limit.max;
+    i = readUint(bytes, i, end, limit.name, max, f + 3, columns);
+    const value = cursorValue;
     if (f === 0) event.type = value;
     else if (f === 1) event.flag = value;
     else if (f === 2) event.pattern = value;
@@ -210,31 +256,127 @@ export function parseEventRow(bytes: Uint8Array, start: number, end: number, eve
     i++;
   }
   event.thresholds = thresholds;
-  if (i < end && bytes[i] === QUOTE) {
-    // Quoted FILENAME (paths with commas): unquote into a fresh buffer; rare, so allocation is fine here.
-    const out: number[] = [];
-    let j = i + 1;
-    for (;;) {
-      if (j >= end) throw new RowError(`FILENAME has an opening quote but no closing quote`);
-      if (bytes[j] === QUOTE) {
-        if (j + 1 < end && bytes[j + 1] === QUOTE) {
-          out.push(QUOTE);
-          j += 2;
-          continue;
-        }
-        if (j + 1 !== end) throw new RowError(`unexpected text after the quoted FILENAME`);
-        break;
-      }
-      out.push(bytes[j++]);
+  if (layout === "standard") {
+    // FILENAME is the rest of the row: ebpfangel wrote paths with commas unquoted, but quoted ones occur too.
+    if (i < end && bytes[i] === QUOTE) readQuoted(bytes, i, end, "FILENAME", true);
+    else {
+      fieldBytes = bytes;
+      fieldStart = i;
+      fieldEnd = end;
     }
-    event.bytes = Uint8Array.from(out);
-    event.nameStart = 0;
-    event.nameEnd = out.length;
-  } else {
-    event.bytes = bytes;
-    event.nameStart = i;
-    event.nameEnd = end;
+    event.bytes = fieldBytes;
+    event.nameStart = fieldStart;
+    event.nameEnd = fieldEnd;
+    event.tid = -1;
+    event.ppid = -1;
+    event.uid = -1;
+    event.flags = 0;
+    event.rename = false;
+    event.commBytes = EMPTY;
+    event.commStart = 0;
+    event.commEnd = 0;
+    return;
   }
+  i = readField(bytes, i, end, "FILENAME");
+  event.bytes = fieldBytes;
+  event.nameStart = fieldStart;
+  event.nameEnd = fieldEnd;
+  i = readUint(bytes, i + 1, end, "TID", 0xffffffff, 11, columns);
+  event.tid = cursorValue;
+  i = readUint(bytes, i + 1, end, "PPID", 0xffffffff, 12, columns);
+  event.ppid = cursorValue;
+  i = readUint(bytes, i + 1, end, "UID", 0xffffffff, 13, columns);
+  event.uid = cursorValue;
+  i = readField(bytes, i + 1, end, "COMM");
+  event.commBytes = fieldBytes;
+  event.commStart = fieldStart;
+  event.commEnd = fieldEnd;
+  i = readUint(bytes, i + 1, end, "FLAGS", 0xffffffff, 15, columns);
+  event.flags = cursorValue;
+  // OP, the last column: only "rename…" matters to the features (the collector writes a rename as two rows).
+  i++;
+  if (i > end) throw new RowError(`expected ${columns} columns, the row ends after 15`);
+  event.rename = end - i >= 6 && bytes[i] === 114 && bytes[i + 1] === 101 && bytes[i + 2] === 110;
+}
+
+/** Set by readUint (a module-level register: the row parser allocates nothing per row). */
+let cursorValue = 0;
+
+/** Reads an unsigned decimal field ending at a comma (or the row's end for the last column); returns its end. */
+function readUint(
+  bytes: Uint8Array,
+  i: number,
+  end: number,
+  name: string,
+  max: number,
+  column: number,
+  columns: number,
+): number {
+  let value = 0;
+  const fieldStart = i;
+  for (; i < end; i++) {
+    const c = bytes[i] - 48;
+    if (c < 0 || c > 9) break;
+    value = value * 10 + c;
+  }
+  if (i === fieldStart || i - fieldStart > 10 || value > max || i >= end || bytes[i] !== COMMA) {
+    if (name === "PID") {
+      throw new RowError(
+        `PID must be a non-negative 32-bit integer, got ${quoteField(bytes, fieldStart, end)}`,
+      );
+    }
+    if (i >= end && column < columns) {
+      throw new RowError(`expected ${columns} columns, the row ends after ${column}`);
+    }
+    throw new RowError(
+      `${name} must be an integer from 0 to ${max}, got ${quoteField(bytes, fieldStart, end)}`,
+    );
+  }
+  cursorValue = value;
+  return i;
+}
+
+/** Set by readField/readQuoted: the field's bytes (the row itself, or a fresh buffer after unquoting). */
+let fieldBytes: Uint8Array = new Uint8Array(0);
+let fieldStart = 0;
+let fieldEnd = 0;
+
+/** Reads a text field, quoted (RFC 4180) or not, up to the next comma; returns the index of that comma. */
+function readField(bytes: Uint8Array, i: number, end: number, name: string): number {
+  if (i < end && bytes[i] === QUOTE) return readQuoted(bytes, i, end, name, false);
+  let j = i;
+  while (j < end && bytes[j] !== COMMA) j++;
+  if (j >= end) throw new RowError(`expected more columns after ${name}`);
+  fieldBytes = bytes;
+  fieldStart = i;
+  fieldEnd = j;
+  return j;
+}
+
+/** Unquotes into a fresh buffer (rare: only fields with commas or quotes are quoted); returns the index after it. */
+function readQuoted(bytes: Uint8Array, i: number, end: number, name: string, last: boolean): number {
+  const out: number[] = [];
+  let j = i + 1;
+  for (;;) {
+    if (j >= end) throw new RowError(`${name} has an opening quote but no closing quote`);
+    if (bytes[j] === QUOTE) {
+      if (j + 1 < end && bytes[j + 1] === QUOTE) {
+        out.push(QUOTE);
+        j += 2;
+        continue;
+      }
+      j++;
+      break;
+    }
+    out.push(bytes[j++]);
+  }
+  if (last ? j !== end : j >= end || bytes[j] !== COMMA) {
+    throw new RowError(`unexpected text after the quoted ${name}`);
+  }
+  fieldBytes = Uint8Array.from(out);
+  fieldStart = 0;
+  fieldEnd = out.length;
+  return j;
 }
 
 function quoteField(bytes: Uint8Array, start: number, end: number): string {

@@ -1,10 +1,15 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
-import { readEventLog } from "./events.ts";
-import { FeatureExtractor, type FeatureExtractorOptions, type ProcessFeatures } from "./features.ts";
+import { StreamEngine } from "../core/stream/engine.ts";
+import { FileLineSource } from "../core/stream/line-sources.ts";
+import { StreamRun } from "../core/stream/run.ts";
+import { type ProcessEntity, RansomwareDetector, type RansomwareDetectorOptions } from "./detector.ts";
+import type { FileEvent } from "./events.ts";
+import { FEATURE_NAMES, type ProcessFeatures } from "./features.ts";
+import { eventLogParser } from "./stream.ts";
 
-export interface ExtractOptions extends FeatureExtractorOptions {
+export interface ExtractOptions extends RansomwareDetectorOptions {
   skipInvalid?: boolean;
   /** Progress in bytes over all files. */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
@@ -23,11 +28,8 @@ export function logName(path: string): string {
   return basename(path);
 }
 
-/** Streams event logs through one FeatureExtractor: one feature row per (log, PID). */
-export async function extractFeatures(
-  logPaths: readonly string[],
-  options: ExtractOptions = {},
-): Promise<{ rows: ProcessFeatures[]; summary: ExtractSummary }> {
+/** Refuses two logs with one file name: processes are identified by (log name, PID). */
+export function checkLogNames(logPaths: readonly string[]): void {
   const seen = new Map<string, string>();
   for (const path of logPaths) {
     const name = logName(path);
@@ -40,26 +42,73 @@ export async function extractFeatures(
     }
     seen.set(name, path);
   }
-  const sizes = await Promise.all(logPaths.map(async (p) => (await stat(p)).size));
-  const totalBytes = sizes.reduce((a, b) => a + b, 0);
-  const extractor = new FeatureExtractor(options);
-  const summary: ExtractSummary = { logs: 0, events: 0, processes: 0, skippedRows: 0, skippedExamples: [] };
-  let bytesBefore = 0;
-  for (let i = 0; i < logPaths.length; i++) {
-    extractor.beginLog(logName(logPaths[i]));
-    const result = await readEventLog(logPaths[i], (e) => extractor.add(e), {
-      skipInvalid: options.skipInvalid,
-      onBytes: options.onProgress ? (b) => options.onProgress!(bytesBefore + b, totalBytes) : undefined,
-    });
-    bytesBefore += sizes[i];
-    summary.logs++;
-    summary.events += result.rows;
-    summary.skippedRows += result.skipped;
-    for (const example of result.skippedExamples) {
-      if (summary.skippedExamples.length < 10) summary.skippedExamples.push(example);
-    }
+}
+
+/**
+ * Event logs → one feature row per process, by replaying the logs through the streaming engine with no scorer: the
+ * same detector, the same incremental feature code and the same process boundaries (exit rows, idle timeout, end of
+ * log) as `ransomware watch`. Rows are ordered by log, then PID, then start.
+ */
+export async function extractFeatures(
+  logPaths: readonly string[],
+  options: ExtractOptions = {},
+): Promise<{ rows: ProcessFeatures[]; summary: ExtractSummary }> {
+  checkLogNames(logPaths);
+  const detector = new RansomwareDetector({ ...options, groupChildren: false });
+  const rows: ProcessFeatures[] = [];
+  const engine = new StreamEngine<FileEvent, ProcessEntity>(detector, {
+    rule: "features",
+    idleNs: detector.idleNs,
+    onEnded: (e) => rows.push(featureRow(e)),
+  });
+  const sources = logPaths.map((p) => new FileLineSource(p));
+  let totalBytes = 0;
+  let doneBefore = 0;
+  let lastIndex = 0;
+  if (options.onProgress) {
+    for (const p of logPaths) totalBytes += (await stat(p)).size;
   }
-  const rows = extractor.rows();
-  summary.processes = rows.length;
+  const run = new StreamRun({
+    engine,
+    sources,
+    parser: eventLogParser,
+    strict: !options.skipInvalid,
+    strictHint: "(use --skip-invalid to skip such rows)",
+    independentSources: true,
+    onChunk: options.onProgress
+      ? (index, source) => {
+          if (index !== lastIndex) {
+            for (; lastIndex < index; lastIndex++) doneBefore += sources[lastIndex].stats.bytes;
+          }
+          options.onProgress!(doneBefore + source.stats.bytes, totalBytes);
+        }
+      : undefined,
+  });
+  const result = await run.run();
+  const order = new Map(logPaths.map((p, i) => [logName(p), i]));
+  rows.sort(
+    (a, b) => order.get(a.log)! - order.get(b.log)! || a.pid - b.pid || compareTs(a.firstTs, b.firstTs),
+  );
+  const summary: ExtractSummary = {
+    logs: logPaths.length,
+    events: result.records,
+    processes: rows.length,
+    skippedRows: result.skippedLines,
+    skippedExamples: result.skippedExamples,
+  };
   return { rows, summary };
+}
+
+export function featureRow(e: ProcessEntity): ProcessFeatures {
+  return {
+    log: e.log,
+    pid: e.pid,
+    firstTs: e.state.firstTs(),
+    lastTs: e.state.lastTs(),
+    values: e.state.write(new Float64Array(FEATURE_NAMES.length)),
+  };
+}
+
+function compareTs(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }

@@ -1,4 +1,4 @@
-import { DistinctCounter, FNV_OFFSET, FNV_PRIME } from "../core/distinct.ts";
+import { DistinctCounter, type DistinctCounterJSON, FNV_OFFSET, FNV_PRIME } from "../core/distinct.ts";
 import { EVENT_TYPE_LETTERS, type FileEvent, formatTimestamp } from "./events.ts";
 
 /**
@@ -104,7 +104,12 @@ export interface ProcessFeatures {
   values: Float64Array;
 }
 
-class ProcessState {
+/**
+ * One process's features, updated one event at a time: the incremental code that batch feature tables and live
+ * scoring share. State is a fixed amount (counters, the current window, three bounded distinct counters, hashes of
+ * the last few opened paths).
+ */
+export class ProcessFeatureState {
   readonly typeTotals = new Float64Array(4);
   readonly trigrams = new Float64Array(64);
   readonly behaviourTotals = new Float64Array(BEHAVIOURS.length);
@@ -132,149 +137,96 @@ class ProcessState {
   userOpen = 0;
   userModify = 0;
   extAppend = 0;
-  readonly files = new DistinctCounter();
-  readonly dirs = new DistinctCounter();
-  readonly createDirs = new DistinctCounter();
+  files = new DistinctCounter();
+  dirs = new DistinctCounter();
+  createDirs = new DistinctCounter();
   /** Hash and byte length of the last RECENT_OPENS opened paths (hashes, not strings: no retained buffers). */
   readonly recentOpenHashes = new Uint32Array(RECENT_OPENS);
   readonly recentOpenLengths = new Int32Array(RECENT_OPENS).fill(-1);
   recentNext = 0;
 
-  constructor(sec: number, nsec: number) {
+  constructor(
+    sec: number,
+    nsec: number,
+    /** Window length in ns (the same for every process of a run). */
+    readonly windowNs: number,
+  ) {
     this.firstSec = sec;
     this.firstNsec = nsec;
   }
-}
 
-export interface FeatureExtractorOptions {
-  windowMs?: number;
-}
-
-/**
- * Consumes events of one or more logs and yields one feature row per (log, PID). A process is identified by its
- * log and PID: PIDs are unique only within one log.
- */
-export class FeatureExtractor {
-  readonly windowNs: number;
-  private readonly logs = new Map<string, Map<number, ProcessState>>();
-  private currentLog = "";
-  private current: Map<number, ProcessState> = new Map();
-  private lastPid = -1;
-  private lastState: ProcessState | null = null;
-
-  constructor(options: FeatureExtractorOptions = {}) {
-    const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
-    if (!(windowMs > 0) || !Number.isFinite(windowMs)) throw new RangeError(`window must be > 0 ms`);
-    this.windowNs = windowMs * 1e6;
-  }
-
-  get processCount(): number {
-    let n = 0;
-    for (const processes of this.logs.values()) n += processes.size;
-    return n;
-  }
-
-  /** Selects the log that following `add` calls belong to. */
-  beginLog(log: string): void {
-    if (log === this.currentLog && this.logs.has(log)) return;
-    let processes = this.logs.get(log);
-    if (!processes) {
-      processes = new Map();
-      this.logs.set(log, processes);
-    }
-    this.currentLog = log;
-    this.current = processes;
-    this.lastPid = -1;
-    this.lastState = null;
-  }
-
+  /** Applies one file event (types 0–3). */
   add(e: FileEvent): void {
-    let state: ProcessState;
-    if (e.pid === this.lastPid && this.lastState !== null) state = this.lastState;
-    else {
-      let found = this.current.get(e.pid);
-      if (found === undefined) {
-        found = new ProcessState(e.tsSec, e.tsNsec);
-        this.current.set(e.pid, found);
-      }
-      state = found;
-      this.lastPid = e.pid;
-      this.lastState = found;
-    }
-    this.update(state, e);
-  }
-
-  private update(s: ProcessState, e: FileEvent): void {
     const type = e.type;
     // Exact nanoseconds since the process's first event (exact in a double for 104 days).
-    let delta = (e.tsSec - s.firstSec) * 1e9 + (e.tsNsec - s.firstNsec);
+    let delta = (e.tsSec - this.firstSec) * 1e9 + (e.tsNsec - this.firstNsec);
     // Out-of-order rows (rare in real logs) count in the current window: state stays bounded and monotone.
-    if (delta < s.lastDeltaNs) delta = s.lastDeltaNs;
-    s.lastDeltaNs = delta;
+    if (delta < this.lastDeltaNs) delta = this.lastDeltaNs;
+    this.lastDeltaNs = delta;
     const window = Math.floor(delta / this.windowNs);
-    if (window !== s.window) {
-      closeWindow(s);
-      s.window = window;
-      s.windowsActive++;
+    if (window !== this.window) {
+      this.closeWindow();
+      this.window = window;
+      this.windowsActive++;
     }
-    s.events++;
-    s.typeTotals[type]++;
-    s.windowCounts[WIN_TYPE + type]++;
+    this.events++;
+    this.typeTotals[type]++;
+    this.windowCounts[WIN_TYPE + type]++;
     if (e.pattern > 0) {
-      s.patternTotal++;
-      s.windowCounts[WIN_PATTERN]++;
+      this.patternTotal++;
+      this.windowCounts[WIN_PATTERN]++;
     }
-    if (s.prev2 >= 0) s.trigrams[s.prev2 * 16 + s.prev1 * 4 + type]++;
-    s.prev2 = s.prev1;
-    s.prev1 = type;
-    this.updateBehaviours(s, type);
-    if (type !== 3) this.updatePaths(s, e);
+    if (this.prev2 >= 0) this.trigrams[this.prev2 * 16 + this.prev1 * 4 + type]++;
+    this.prev2 = this.prev1;
+    this.prev1 = type;
+    this.updateBehaviours(type);
+    if (type !== 3) this.updatePaths(e);
   }
 
-  private updateBehaviours(s: ProcessState, type: number): void {
+  private updateBehaviours(type: number): void {
     const O = 0;
     const C = 1;
     const D = 2;
     const E = 3;
     // ocd: O → C → D
-    if (s.ocdState === 2 && type === D) {
-      this.match(s, 0);
-      s.ocdState = 0;
-    } else s.ocdState = s.ocdState === 1 && type === C ? 2 : type === O ? 1 : 0;
+    if (this.ocdState === 2 && type === D) {
+      this.match(0);
+      this.ocdState = 0;
+    } else this.ocdState = this.ocdState === 1 && type === C ? 2 : type === O ? 1 : 0;
     // oced: O → C → E → D
-    if (s.ocedState === 3 && type === D) {
-      this.match(s, 1);
-      s.ocedState = 0;
-    } else if (s.ocedState === 2 && type === E) s.ocedState = 3;
-    else s.ocedState = s.ocedState === 1 && type === C ? 2 : type === O ? 1 : 0;
+    if (this.ocedState === 3 && type === D) {
+      this.match(1);
+      this.ocedState = 0;
+    } else if (this.ocedState === 2 && type === E) this.ocedState = 3;
+    else this.ocedState = this.ocedState === 1 && type === C ? 2 : type === O ? 1 : 0;
     // ocend: O → C → E+ → D
-    if (s.ocendState === 3 && type === D) {
-      this.match(s, 2);
-      s.ocendState = 0;
-    } else if ((s.ocendState === 2 || s.ocendState === 3) && type === E) s.ocendState = 3;
-    else s.ocendState = s.ocendState === 1 && type === C ? 2 : type === O ? 1 : 0;
+    if (this.ocendState === 3 && type === D) {
+      this.match(2);
+      this.ocendState = 0;
+    } else if ((this.ocendState === 2 || this.ocendState === 3) && type === E) this.ocendState = 3;
+    else this.ocendState = this.ocendState === 1 && type === C ? 2 : type === O ? 1 : 0;
     // ddd: non-overlapping triples of consecutive deletes
     if (type === D) {
-      if (++s.deleteRun === 3) {
-        this.match(s, 3);
-        s.deleteRun = 0;
+      if (++this.deleteRun === 3) {
+        this.match(3);
+        this.deleteRun = 0;
       }
-    } else s.deleteRun = 0;
+    } else this.deleteRun = 0;
     // batch runs
-    if (type === s.runType) s.runLength++;
+    if (type === this.runType) this.runLength++;
     else {
-      s.runType = type;
-      s.runLength = 1;
+      this.runType = type;
+      this.runLength = 1;
     }
-    if (s.runLength === BATCH_RUN) this.match(s, 4 + type);
+    if (this.runLength === BATCH_RUN) this.match(4 + type);
   }
 
-  private match(s: ProcessState, behaviour: number): void {
-    s.behaviourTotals[behaviour]++;
-    s.windowCounts[WIN_BEHAVIOUR + behaviour]++;
+  private match(behaviour: number): void {
+    this.behaviourTotals[behaviour]++;
+    this.windowCounts[WIN_BEHAVIOUR + behaviour]++;
   }
 
-  private updatePaths(s: ProcessState, e: FileEvent): void {
+  private updatePaths(e: FileEvent): void {
     const bytes = e.bytes;
     let start = e.nameStart;
     const end = e.nameEnd;
@@ -283,11 +235,11 @@ export class FeatureExtractor {
     const modify = e.type === 1 || e.type === 2;
     const area = areaOf(bytes, start, end);
     if (area === SYSTEM) {
-      if (modify) s.systemModify++;
-      else s.systemOpen++;
+      if (modify) this.systemModify++;
+      else this.systemOpen++;
     } else if (area === USER_DATA) {
-      if (modify) s.userModify++;
-      else s.userOpen++;
+      if (modify) this.userModify++;
+      else this.userOpen++;
     }
     // Hash the directory part, remember that hash, then continue over the file name: one pass, two hashes.
     let slash = end - 1;
@@ -303,82 +255,172 @@ export class FeatureExtractor {
       for (let i = slash < start ? start : slash; i < end; i++) {
         const c = bytes[i];
         if (!extended && (c === 46 || c === 95 || c === 126) && i + 1 < end)
-          extended = isRecentOpen(s, h >>> 0, i - start);
+          extended = this.isRecentOpen(h >>> 0, i - start);
         h = Math.imul(h ^ c, FNV_PRIME);
       }
     } else {
       for (let i = slash < start ? start : slash; i < end; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
     }
     const fileHash = h >>> 0;
-    s.files.add(fileHash);
-    if (dirHash >= 0) s.dirs.add(dirHash);
+    this.files.add(fileHash);
+    if (dirHash >= 0) this.dirs.add(dirHash);
     if (isCreate) {
-      if (dirHash >= 0) s.createDirs.add(dirHash);
-      if (extended) s.extAppend++;
+      if (dirHash >= 0) this.createDirs.add(dirHash);
+      if (extended) this.extAppend++;
     } else if (e.type === 0 && end > start) {
-      s.recentOpenHashes[s.recentNext] = fileHash;
-      s.recentOpenLengths[s.recentNext] = end - start;
-      s.recentNext = (s.recentNext + 1) % RECENT_OPENS;
+      this.recentOpenHashes[this.recentNext] = fileHash;
+      this.recentOpenLengths[this.recentNext] = end - start;
+      this.recentNext = (this.recentNext + 1) % RECENT_OPENS;
     }
   }
 
-  /** Feature rows for every process seen so far, ordered by log (first seen) then PID. */
-  rows(): ProcessFeatures[] {
-    const out: ProcessFeatures[] = [];
-    for (const [log, processes] of this.logs) {
-      const pids = [...processes.keys()].sort((a, b) => a - b);
-      for (const pid of pids) out.push(this.finish(log, pid, processes.get(pid)!));
+  private isRecentOpen(prefixHash: number, prefixLength: number): boolean {
+    for (let k = 0; k < RECENT_OPENS; k++) {
+      if (this.recentOpenLengths[k] === prefixLength && this.recentOpenHashes[k] === prefixHash) return true;
     }
+    return false;
+  }
+
+  private closeWindow(): void {
+    for (let k = 0; k < WINDOWED; k++) {
+      if (this.windowCounts[k] > this.windowMax[k]) this.windowMax[k] = this.windowCounts[k];
+      this.windowCounts[k] = 0;
+    }
+  }
+
+  /** The feature vector in FEATURE_NAMES order, written into `out`. */
+  write(out: Float64Array): Float64Array {
+    const lifetimeNs = Math.max(this.lastDeltaNs, this.windowNs);
+    let k = 0;
+    for (let t = 0; t < 4; t++) {
+      out[k++] = this.typeTotals[t];
+      out[k++] = this.windowPeak(WIN_TYPE + t);
+      out[k++] = this.typeTotals[t] / this.windowsActive;
+      out[k++] = (this.typeTotals[t] * 60e9) / lifetimeNs;
+    }
+    out[k++] = this.patternTotal;
+    out[k++] = this.windowPeak(WIN_PATTERN);
+    for (let g = 0; g < 64; g++) out[k++] = this.trigrams[g];
+    for (let b = 0; b < BEHAVIOURS.length; b++) {
+      out[k++] = this.behaviourTotals[b];
+      out[k++] = this.windowPeak(WIN_BEHAVIOUR + b);
+    }
+    out[k++] = this.systemOpen;
+    out[k++] = this.systemModify;
+    out[k++] = this.userOpen;
+    out[k++] = this.userModify;
+    out[k++] = this.files.count;
+    out[k++] = this.dirs.count;
+    out[k++] = this.createDirs.count;
+    out[k++] = this.extAppend;
+    out[k++] = this.events;
+    out[k++] = this.lastDeltaNs / 1e9;
+    out[k++] = this.windowsActive;
     return out;
   }
 
-  private finish(log: string, pid: number, s: ProcessState): ProcessFeatures {
-    const max = Float64Array.from(s.windowMax);
-    for (let k = 0; k < WINDOWED; k++) if (s.windowCounts[k] > max[k]) max[k] = s.windowCounts[k];
-    const values = new Float64Array(FEATURE_NAMES.length);
-    const lifetimeNs = Math.max(s.lastDeltaNs, this.windowNs);
-    let k = 0;
-    for (let t = 0; t < 4; t++) {
-      values[k++] = s.typeTotals[t];
-      values[k++] = max[WIN_TYPE + t];
-      values[k++] = s.typeTotals[t] / s.windowsActive;
-      values[k++] = (s.typeTotals[t] * 60e9) / lifetimeNs;
-    }
-    values[k++] = s.patternTotal;
-    values[k++] = max[WIN_PATTERN];
-    for (let g = 0; g < 64; g++) values[k++] = s.trigrams[g];
-    for (let b = 0; b < BEHAVIOURS.length; b++) {
-      values[k++] = s.behaviourTotals[b];
-      values[k++] = max[WIN_BEHAVIOUR + b];
-    }
-    values[k++] = s.systemOpen;
-    values[k++] = s.systemModify;
-    values[k++] = s.userOpen;
-    values[k++] = s.userModify;
-    values[k++] = s.files.count;
-    values[k++] = s.dirs.count;
-    values[k++] = s.createDirs.count;
-    values[k++] = s.extAppend;
-    values[k++] = s.events;
-    values[k++] = s.lastDeltaNs / 1e9;
-    values[k++] = s.windowsActive;
-    const lastTotal = s.firstNsec + s.lastDeltaNs;
-    const lastSec = s.firstSec + Math.floor(lastTotal / 1e9);
+  private windowPeak(k: number): number {
+    return this.windowCounts[k] > this.windowMax[k] ? this.windowCounts[k] : this.windowMax[k];
+  }
+
+  /** Exact TS of the first and last event. */
+  firstTs(): string {
+    return formatTimestamp(this.firstSec, this.firstNsec);
+  }
+
+  lastTs(): string {
+    const lastTotal = this.firstNsec + this.lastDeltaNs;
+    return formatTimestamp(this.firstSec + Math.floor(lastTotal / 1e9), lastTotal % 1e9);
+  }
+
+  /** The state as JSON-safe data (checkpoints); `ProcessFeatureState.fromJSON` restores it exactly. */
+  toJSON(): ProcessFeatureStateJSON {
     return {
-      log,
-      pid,
-      firstTs: formatTimestamp(s.firstSec, s.firstNsec),
-      lastTs: formatTimestamp(lastSec, lastTotal % 1e9),
-      values,
+      first: [this.firstSec, this.firstNsec],
+      counters: [
+        this.patternTotal,
+        this.events,
+        this.lastDeltaNs,
+        this.window,
+        this.windowsActive,
+        this.prev1,
+        this.prev2,
+        this.ocdState,
+        this.ocedState,
+        this.ocendState,
+        this.deleteRun,
+        this.runType,
+        this.runLength,
+        this.systemOpen,
+        this.systemModify,
+        this.userOpen,
+        this.userModify,
+        this.extAppend,
+        this.recentNext,
+      ],
+      typeTotals: Array.from(this.typeTotals),
+      trigrams: Array.from(this.trigrams),
+      behaviourTotals: Array.from(this.behaviourTotals),
+      windowCounts: Array.from(this.windowCounts),
+      windowMax: Array.from(this.windowMax),
+      recentOpenHashes: Array.from(this.recentOpenHashes),
+      recentOpenLengths: Array.from(this.recentOpenLengths),
+      files: this.files.toJSON(),
+      dirs: this.dirs.toJSON(),
+      createDirs: this.createDirs.toJSON(),
     };
+  }
+
+  static fromJSON(json: ProcessFeatureStateJSON, windowNs: number): ProcessFeatureState {
+    const s = new ProcessFeatureState(json.first[0], json.first[1], windowNs);
+    [
+      s.patternTotal,
+      s.events,
+      s.lastDeltaNs,
+      s.window,
+      s.windowsActive,
+      s.prev1,
+      s.prev2,
+      s.ocdState,
+      s.ocedState,
+      s.ocendState,
+      s.deleteRun,
+      s.runType,
+      s.runLength,
+      s.systemOpen,
+      s.systemModify,
+      s.userOpen,
+      s.userModify,
+      s.extAppend,
+      s.recentNext,
+    ] = json.counters;
+    s.typeTotals.set(json.typeTotals);
+    s.trigrams.set(json.trigrams);
+    s.behaviourTotals.set(json.behaviourTotals);
+    s.windowCounts.set(json.windowCounts);
+    s.windowMax.set(json.windowMax);
+    s.recentOpenHashes.set(json.recentOpenHashes);
+    s.recentOpenLengths.set(json.recentOpenLengths);
+    s.files = DistinctCounter.fromJSON(json.files);
+    s.dirs = DistinctCounter.fromJSON(json.dirs);
+    s.createDirs = DistinctCounter.fromJSON(json.createDirs);
+    return s;
   }
 }
 
-function closeWindow(s: ProcessState): void {
-  for (let k = 0; k < WINDOWED; k++) {
-    if (s.windowCounts[k] > s.windowMax[k]) s.windowMax[k] = s.windowCounts[k];
-    s.windowCounts[k] = 0;
-  }
+export interface ProcessFeatureStateJSON {
+  first: [number, number];
+  counters: number[];
+  typeTotals: number[];
+  trigrams: number[];
+  behaviourTotals: number[];
+  windowCounts: number[];
+  windowMax: number[];
+  recentOpenHashes: number[];
+  recentOpenLengths: number[];
+  files: DistinctCounterJSON;
+  dirs: DistinctCounterJSON;
+  createDirs: DistinctCounterJSON;
 }
 
 function areaOf(bytes: Uint8Array, start: number, end: number): number {
@@ -391,11 +433,4 @@ function areaOf(bytes: Uint8Array, start: number, end: number): number {
     if (k === p.length) return candidate.area;
   }
   return 0;
-}
-
-function isRecentOpen(s: ProcessState, prefixHash: number, prefixLength: number): boolean {
-  for (let k = 0; k < RECENT_OPENS; k++) {
-    if (s.recentOpenLengths[k] === prefixLength && s.recentOpenHashes[k] === prefixHash) return true;
-  }
-  return false;
 }

@@ -19,14 +19,16 @@ export interface LoadedInputs {
     missingColumns: string[];
     ignoredColumns: string[];
   }[];
+  /** The event logs among the inputs. */
+  logs: string[];
   /** CSV files found in input directories that are neither logs nor feature tables (e.g. a labels file). */
   skippedFiles: string[];
 }
 
-export async function loadProcessFeatures(
+/** Sorts inputs (files and directories) into event logs and feature tables, by their header line. */
+export async function classifyInputs(
   inputs: readonly string[],
-  options: ExtractOptions = {},
-): Promise<LoadedInputs> {
+): Promise<{ logs: string[]; tableFiles: string[]; skippedFiles: string[] }> {
   const logs: string[] = [];
   const tableFiles: string[] = [];
   const skippedFiles: string[] = [];
@@ -45,6 +47,14 @@ export async function loadProcessFeatures(
       }
     }
   }
+  return { logs, tableFiles, skippedFiles };
+}
+
+export async function loadProcessFeatures(
+  inputs: readonly string[],
+  options: ExtractOptions = {},
+): Promise<LoadedInputs> {
+  const { logs, tableFiles, skippedFiles } = await classifyInputs(inputs);
   const rows: ProcessFeatures[] = [];
   let extract: ExtractSummary | null = null;
   if (logs.length > 0) {
@@ -64,13 +74,15 @@ export async function loadProcessFeatures(
       ignoredColumns: table.ignoredColumns,
     });
   }
+  // A PID can have several processes in one log (one ended, idle or exited, before the PID came back), but a process
+  // — log, PID and start — must not come from two inputs.
   const seen = new Set<string>();
   for (const r of rows) {
-    const key = `${r.log}\0${r.pid}`;
+    const key = `${r.log}\0${r.pid}\0${r.firstTs}`;
     if (seen.has(key)) throw new InputError(`process ${r.log} pid ${r.pid} appears in more than one input`);
     seen.add(key);
   }
-  return { rows, extract, tables, skippedFiles };
+  return { rows, extract, tables, skippedFiles, logs };
 }
 
 async function firstLine(file: string): Promise<string> {

@@ -1,15 +1,20 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { readArtifactIdentity } from "../core/artifact.ts";
 import { UsageError } from "../core/errors.ts";
 import { countProgress, type Progress } from "../core/progress.ts";
 import { evaluateRansomwareModel, type RansomwareEvaluation, scoreProcesses } from "./evaluate.ts";
-import type { ProcessFeatures } from "./features.ts";
+import { logName } from "./extract.ts";
+import { FEATURE_NAMES, type ProcessFeatures } from "./features.ts";
 import { DEFAULT_GRID_FILE, type GridConfig, REFERENCE_GRID_FILE, readGridConfig } from "./grid-config.ts";
-import { type LoadedInputs, loadProcessFeatures } from "./inputs.ts";
+import { classifyInputs, type LoadedInputs, loadProcessFeatures } from "./inputs.ts";
 import { type Labels, readAuthorsLabels, readLabels } from "./labels.ts";
 import { alignToModel, loadRansomwareModel, type RansomwareModel, saveRansomwareModel } from "./model.ts";
 import { writeEvaluationReport, writeTrainingReport } from "./report.ts";
+import { RansomwareScorer } from "./scorer.ts";
+import { readFeatureTable } from "./table.ts";
 import { attachLabels, type TrainResult, trainRansomwareModel } from "./train.ts";
+import { watchRansomware } from "./watch.ts";
 
 /**
  * The ransomware detector's commands as library calls: what `threatlens ransomware …` runs, minus argument
@@ -42,14 +47,10 @@ export async function loadInputs(
     const s = loaded.extract;
     progress.info(`read ${s.events} events of ${s.processes} processes from ${s.logs} log(s)`);
     if (s.skippedRows > 0) {
-      progress.info(`skipped ${s.skippedRows} invalid row(s), e.g.:\n  ${s.skippedExamples.join("\n  ")}`);
+      progress.warn(`skipped ${s.skippedRows} invalid row(s), e.g.:\n  ${s.skippedExamples.join("\n  ")}`);
     }
   }
-  if (loaded.skippedFiles.length > 0) {
-    progress.info(
-      `ignored ${loaded.skippedFiles.length} CSV file(s) in input directories that are neither logs nor feature tables: ${loaded.skippedFiles.join(", ")}`,
-    );
-  }
+  reportSkippedFiles(loaded.skippedFiles, progress);
   for (const t of loaded.tables) {
     progress.info(
       `read ${t.rows} processes from the ${t.format} feature table ${t.file}; ${t.missingColumns.length} schema feature(s) absent and set to 0, ${t.ignoredColumns.length} column(s) not in the schema ignored${t.ignoredColumns.length ? ` (${t.ignoredColumns.join(", ")})` : ""}`,
@@ -97,7 +98,7 @@ export async function trainCommand(
   const labels = await loadLabels(options);
   const data = attachLabels(loaded.rows, labels);
   if (data.unmatchedLabels.length > 0) {
-    progress.info(
+    progress.warn(
       `${data.unmatchedLabels.length} label(s) name no process in the inputs and were not used: ${data.unmatchedLabels.slice(0, 8).join(", ")}${data.unmatchedLabels.length > 8 ? ", …" : ""}`,
     );
   }
@@ -142,7 +143,16 @@ export async function evaluateCommand(
   const labels = await loadLabels(options);
   const data = attachLabels(loaded.rows, labels);
   reportAlignment(model, progress);
+  const liveScores = await liveScoresOf(
+    options.model,
+    model,
+    loaded.logs,
+    data.rows,
+    options.skipInvalid,
+    progress,
+  );
   const { evaluation, scores } = evaluateRansomwareModel(model, data.rows, data.y, {
+    liveScores,
     importanceRepeats: options.importanceRepeats,
     seed: options.seed,
     onImportanceProgress: countProgress(progress, "feature importance", "features"),
@@ -156,39 +166,164 @@ export async function evaluateCommand(
 export interface Prediction {
   log: string;
   pid: number;
+  /** Start of the process (exact TS of its first event); empty for rows of feature tables. */
+  firstTs: string;
+  /** The verdict's score: the highest score the live detector gave the process over its life. */
   score: number;
+  /** The score of the whole process (its features at its end). */
+  finalScore: number;
   label: "ransomware" | "benign";
   events: number;
 }
 
+/**
+ * Verdicts per process. Event logs are replayed through the same engine and schedule as `ransomware watch`, and a
+ * process is ransomware when the watch would have alerted on it (its score crossed the threshold at some point), so
+ * `predict` and `watch` agree by construction. Feature tables hold whole processes only: scored once.
+ */
 export async function predictCommand(
   inputs: string[],
   options: InputOptions & { model: string },
   progress: Progress,
-): Promise<{ predictions: Prediction[]; model: RansomwareModel }> {
+): Promise<{ predictions: Prediction[]; model: RansomwareModel; summary: PredictSummary }> {
   const model = await loadRansomwareModel(options.model);
-  const loaded = await loadInputs(
-    inputs,
-    { ...options, windowMs: options.windowMs ?? model.windowMs },
-    progress,
-  );
+  if (options.windowMs !== undefined && options.windowMs !== model.windowMs) {
+    throw new UsageError(
+      `the model was trained with --window-ms ${model.windowMs}; predictions must use the same window`,
+    );
+  }
+  const { logs, tableFiles, skippedFiles } = await classifyInputs(inputs);
+  reportSkippedFiles(skippedFiles, progress);
   reportAlignment(model, progress);
-  const { scores } = scoreProcesses(model, loaded.rows);
-  const eventsColumn = model.featureNames.indexOf("events");
-  const predictions = loaded.rows.map((r: ProcessFeatures, i) => ({
-    log: r.log,
-    pid: r.pid,
-    score: scores[i],
-    label: scores[i] >= model.threshold ? ("ransomware" as const) : ("benign" as const),
-    events: eventsColumn >= 0 ? r.values[eventsColumn] : Number.NaN,
-  }));
-  return { predictions, model };
+  const predictions: Prediction[] = [];
+  const eventsColumn = FEATURE_NAMES.indexOf("events");
+  const buffer = new Float64Array(FEATURE_NAMES.length);
+  let summary: PredictSummary = {
+    logs: logs.length,
+    events: 0,
+    skippedRows: 0,
+    skippedExamples: [],
+    skippedFiles,
+  };
+  if (logs.length > 0) {
+    const scorer = new RansomwareScorer(model, await readArtifactIdentity(options.model));
+    const { summary: run } = await watchRansomware({
+      model: options.model,
+      input: { kind: "logs", paths: logs },
+      stdout: null,
+      strict: !options.skipInvalid,
+      onWarning: (m) => progress.warn(m),
+      onEnded: (e) => {
+        if (e.group) return;
+        const values = e.state.write(buffer);
+        const finalScore = scorer.score(values);
+        predictions.push({
+          log: e.log,
+          pid: e.pid,
+          firstTs: e.state.firstTs(),
+          score: e.maxScore,
+          finalScore,
+          label: e.maxScore >= model.threshold ? "ransomware" : "benign",
+          events: values[eventsColumn],
+        });
+      },
+    });
+    summary = {
+      ...summary,
+      events: run.records,
+      skippedRows: run.skippedLines,
+      skippedExamples: run.skippedExamples,
+    };
+    progress.info(`read ${run.records} events of ${predictions.length} processes from ${logs.length} log(s)`);
+    if (run.skippedLines > 0) {
+      progress.warn(
+        `skipped ${run.skippedLines} invalid row(s), e.g.:\n  ${run.skippedExamples.join("\n  ")}`,
+      );
+    }
+  }
+  for (const file of tableFiles) {
+    const table = await readFeatureTable(file);
+    const { scores } = scoreProcesses(model, table.rows);
+    table.rows.forEach((r, i) => {
+      predictions.push({
+        log: r.log,
+        pid: r.pid,
+        firstTs: r.firstTs,
+        score: scores[i],
+        finalScore: scores[i],
+        label: scores[i] >= model.threshold ? "ransomware" : "benign",
+        events: eventsColumn >= 0 ? r.values[eventsColumn] : Number.NaN,
+      });
+    });
+  }
+  const order = new Map(logs.map((p, i) => [logName(p), i]));
+  predictions.sort(
+    (a, b) =>
+      (order.get(a.log) ?? -1) - (order.get(b.log) ?? -1) ||
+      a.pid - b.pid ||
+      a.firstTs.localeCompare(b.firstTs),
+  );
+  return { predictions, model, summary };
+}
+
+export interface PredictSummary {
+  logs: number;
+  events: number;
+  skippedRows: number;
+  skippedExamples: string[];
+  /** CSV files in input directories that are neither logs nor feature tables. */
+  skippedFiles: string[];
+}
+
+/**
+ * For rows that came from event logs, the highest score the live detector gives each process over its life (a replay
+ * through `watch`'s engine); rows of feature tables keep their whole-process score. Undefined when no row came from a
+ * log.
+ */
+async function liveScoresOf(
+  modelPath: string,
+  model: RansomwareModel,
+  logs: string[],
+  rows: readonly ProcessFeatures[],
+  skipInvalid: boolean | undefined,
+  progress: Progress,
+): Promise<Float64Array | undefined> {
+  if (logs.length === 0) return undefined;
+  const live = new Map<string, number>();
+  await watchRansomware({
+    model: modelPath,
+    input: { kind: "logs", paths: logs },
+    stdout: null,
+    strict: !skipInvalid,
+    onWarning: () => {},
+    onEnded: (e) => {
+      if (!e.group) live.set(`${e.log}\0${e.pid}\0${e.state.firstTs()}`, e.maxScore);
+    },
+  });
+  const { scores } = scoreProcesses(model, rows);
+  const out = Float64Array.from(scores);
+  rows.forEach((r, i) => {
+    const score = live.get(`${r.log}\0${r.pid}\0${r.firstTs}`);
+    if (score !== undefined) out[i] = score;
+  });
+  progress.info(
+    `scored ${live.size} processes from logs as the live detector does (highest score over each life)`,
+  );
+  return out;
+}
+
+function reportSkippedFiles(skippedFiles: string[], progress: Progress): void {
+  if (skippedFiles.length > 0) {
+    progress.warn(
+      `ignored ${skippedFiles.length} CSV file(s) in input directories that are neither logs nor feature tables: ${skippedFiles.join(", ")}`,
+    );
+  }
 }
 
 function reportAlignment(model: RansomwareModel, progress: Progress): void {
   const { missing, extra } = alignToModel(model, []);
   if (missing.length > 0 || extra.length > 0) {
-    progress.info(
+    progress.warn(
       `feature alignment: ${missing.length} model feature(s) unknown to this version were set to 0${missing.length ? ` (${missing.join(", ")})` : ""}; ${extra.length} current feature(s) not in the model were ignored`,
     );
   }

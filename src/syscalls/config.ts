@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { InputError } from "../core/errors.ts";
-import { PACKAGE_ROOT } from "./package-root.ts";
+import { PACKAGE_ROOT } from "../core/package-root.ts";
 import { DEFAULT_SCORING, POST_TRAINING_KEYS, scoringConfigShape } from "./scoring.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { InputError, UsageError } from "../core/errors.ts";
-import { dataPath } from "./package-root.ts";
+import { dataPath } from "../core/package-root.ts";
 
 /**
  * System-call number ↔ name tables. Numbers are per architecture (read is 3 on i386, 0 on x86_64), so traces that

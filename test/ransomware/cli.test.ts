@@ -116,7 +116,7 @@ describe("threatlens ransomware (CLI, simulated logs)", () => {
     const csv = cli(["ransomware", "predict", "--model", model, join(held, "logs"), "--csv", "-q"]);
     assert.equal(csv.code, 0, csv.stderr);
     const rows = csv.stdout.trim().split("\n");
-    assert.equal(rows[0], "log,pid,label,score,events");
+    assert.equal(rows[0], "log,pid,first_ts,label,score,final_score,events");
     assert.equal(rows.length - 1, metrics.processes);
     const json = JSON.parse(
       cli(["ransomware", "predict", "--model", model, join(held, "logs"), "--json", "-q"]).stdout,

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { it } from "node:test";
+import { PACKAGE_ROOT } from "../../src/core/package-root.ts";
 import { createProgress } from "../../src/core/progress.ts";
-import { PACKAGE_ROOT } from "../../src/syscalls/package-root.ts";
 import { evaluateCommand, scoreCommand, trainCommand } from "../../src/syscalls/pipeline.ts";
 import { withTempDir } from "./traces/helpers.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { it } from "node:test";
-import { PACKAGE_ROOT } from "../../src/syscalls/package-root.ts";
+import { PACKAGE_ROOT } from "../../src/core/package-root.ts";
 import { loadSyscallTable, parseSyscallTableTsv } from "../../src/syscalls/tables.ts";
 
 const ADFA = join(PACKAGE_ROOT, "..", "shared", "data", "adfa-ld");

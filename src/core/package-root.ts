@@ -2,8 +2,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * The package root. This module is two levels below it both as src/syscalls/package-root.ts (tsx, tests) and as
- * dist/syscalls/package-root.js (built package), so shipped data is found without depending on the working directory.
+ * The package root. This module is two levels below it both as src/core/package-root.ts (tsx, tests) and as
+ * dist/core/package-root.js (built package), so shipped data is found without depending on the working directory.
  */
 export const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 

@@ -1,0 +1,275 @@
+import { basename } from "node:path";
+import type { AlertSubject, Detector, EntityHooks } from "../core/stream/detector.ts";
+import { Entity } from "../core/stream/detector.ts";
+import { EntityTable } from "../core/stream/entities.ts";
+import { EventType, eventComm, eventFilename, type FileEvent, formatTimestamp } from "./events.ts";
+import {
+  DEFAULT_WINDOW_MS,
+  FEATURE_NAMES,
+  ProcessFeatureState,
+  type ProcessFeatureStateJSON,
+} from "./features.ts";
+
+/**
+ * The ransomware detector as the streaming engine sees it. Entities are processes, identified by (log, PID), and —
+ * when the log names parents (the collector's extended layout) — the children of one parent taken together, because
+ * ransomware that runs one short process per file (`openssl enc` in a shell loop) looks harmless one process at a
+ * time. A process ends at its exit row, when idle for `idleTimeoutS` of event time, or at the end of its log.
+ */
+export interface RansomwareDetectorOptions {
+  windowMs?: number;
+  /** A process without events for this long (event time, seconds) is over; its PID starts a new process. */
+  idleTimeoutS?: number;
+  /** Track the children of each parent as one more entity (extended logs only). Default true. */
+  groupChildren?: boolean;
+}
+
+/** Longest quiet stretch inside one process of the shared logs is 214 s: 10 minutes keeps real processes whole. */
+export const DEFAULT_IDLE_TIMEOUT_S = 600;
+const RECENT_PATHS = 8;
+const KEY_SPACE = 2 ** 32;
+/** Parents whose children are unrelated services, never one job: init and kthreadd. */
+const NO_GROUP_PARENTS = new Set([0, 1, 2]);
+
+export class ProcessEntity extends Entity {
+  comm = "";
+  ppid = -1;
+  renames = 0;
+  /** Command names of the children seen (group entities), at most a few. */
+  readonly childComms = new Set<string>();
+  /** Paths of the latest creates and deletes (evidence), oldest first once the ring is full. */
+  readonly recentPaths: string[] = [];
+  private recentNext = 0;
+
+  constructor(
+    readonly key: number,
+    readonly log: string,
+    readonly pid: number,
+    /** True for "the children of `pid`". */
+    readonly group: boolean,
+    readonly state: ProcessFeatureState,
+  ) {
+    super();
+  }
+
+  notePath(path: string): void {
+    if (this.recentPaths.length < RECENT_PATHS) this.recentPaths.push(path);
+    else {
+      this.recentPaths[this.recentNext] = path;
+      this.recentNext = (this.recentNext + 1) % RECENT_PATHS;
+    }
+  }
+
+  orderedRecentPaths(): string[] {
+    return [...this.recentPaths.slice(this.recentNext), ...this.recentPaths.slice(0, this.recentNext)];
+  }
+}
+
+export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
+  readonly kind = "ransomware" as const;
+  readonly windowNs: number;
+  readonly idleNs: number;
+  private readonly groupChildren: boolean;
+  private readonly table = new EntityTable<ProcessEntity>();
+  private readonly buffer = new Float64Array(FEATURE_NAMES.length);
+  private logIndex = -1;
+  private logName = "";
+
+  constructor(options: RansomwareDetectorOptions = {}) {
+    const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
+    if (!(windowMs > 0) || !Number.isFinite(windowMs)) throw new RangeError(`window must be > 0 ms`);
+    this.windowNs = windowMs * 1e6;
+    const idle = options.idleTimeoutS ?? DEFAULT_IDLE_TIMEOUT_S;
+    if (!(idle > 0)) throw new RangeError("the idle timeout must be > 0 s");
+    this.idleNs = idle * 1e9;
+    this.groupChildren = options.groupChildren ?? true;
+  }
+
+  get activeEntities(): number {
+    return this.table.size;
+  }
+
+  beginSource(name: string): void {
+    const log = basename(name);
+    if (log === this.logName && this.logIndex >= 0) return;
+    this.logIndex++;
+    this.logName = log;
+  }
+
+  time(e: FileEvent): number {
+    return e.tsSec * 1e9 + e.tsNsec;
+  }
+
+  timeText(e: FileEvent): string {
+    return formatTimestamp(e.tsSec, e.tsNsec);
+  }
+
+  observe(e: FileEvent, hooks: EntityHooks<ProcessEntity>): void {
+    if (this.logIndex < 0) this.beginSource("input");
+    const type = e.type;
+    const base = this.logIndex * 2 * KEY_SPACE;
+    if (type > EventType.Encrypt) {
+      this.lifecycle(e, base, hooks);
+      return;
+    }
+    const process = this.entity(base + e.pid, e.pid, false, e);
+    this.apply(process, e);
+    hooks.touched(process);
+    if (this.groupChildren && e.ppid >= 0 && !NO_GROUP_PARENTS.has(e.ppid)) {
+      const group = this.entity(base + KEY_SPACE + e.ppid, e.ppid, true, e);
+      if (group.childComms.size < 8 && e.commEnd > e.commStart) group.childComms.add(eventComm(e));
+      this.apply(group, e);
+      hooks.touched(group);
+    }
+  }
+
+  private lifecycle(e: FileEvent, base: number, hooks: EntityHooks<ProcessEntity>): void {
+    const key = base + e.pid;
+    if (e.type === EventType.Exit) {
+      this.table.end(key, "exit", hooks);
+      return;
+    }
+    // exec: the process keeps its PID and its history; only the name it goes by changes.
+    const process = this.table.get(key);
+    if (process !== undefined) {
+      process.comm = eventComm(e);
+      if (e.ppid >= 0) process.ppid = e.ppid;
+    }
+  }
+
+  private entity(key: number, pid: number, group: boolean, e: FileEvent): ProcessEntity {
+    let entity = this.table.get(key);
+    if (entity === undefined) {
+      entity = new ProcessEntity(
+        key,
+        this.logName,
+        pid,
+        group,
+        new ProcessFeatureState(e.tsSec, e.tsNsec, this.windowNs),
+      );
+      if (!group) {
+        if (e.commEnd > e.commStart) entity.comm = eventComm(e);
+        entity.ppid = e.ppid;
+      }
+      this.table.set(key, entity);
+    }
+    return entity;
+  }
+
+  private apply(entity: ProcessEntity, e: FileEvent): void {
+    entity.state.add(e);
+    if (e.rename && e.type === EventType.Create) entity.renames++;
+    if (e.type === EventType.Create || e.type === EventType.Delete) entity.notePath(eventFilename(e));
+  }
+
+  sweep(cutoff: number, hooks: EntityHooks<ProcessEntity>): void {
+    this.table.sweep(cutoff, hooks);
+  }
+
+  drain(hooks: EntityHooks<ProcessEntity>): void {
+    this.table.drain(hooks);
+  }
+
+  features(entity: ProcessEntity): Float64Array {
+    return entity.state.write(this.buffer);
+  }
+
+  describe(entity: ProcessEntity): AlertSubject {
+    const fields: Record<string, string | number> = { pid: entity.pid, log: entity.log };
+    if (entity.group) {
+      return {
+        entity: `children of pid ${entity.pid}${entity.log ? ` in ${entity.log}` : ""}`,
+        fields: { ...fields, comm: [...entity.childComms].join(",") || "?" },
+        pids: [entity.pid],
+      };
+    }
+    if (entity.comm) fields.comm = entity.comm;
+    if (entity.ppid >= 0) fields.ppid = entity.ppid;
+    return {
+      entity: `pid ${entity.pid}${entity.log ? ` in ${entity.log}` : ""}`,
+      fields,
+      pids: [entity.pid],
+    };
+  }
+
+  evidence(entity: ProcessEntity): Record<string, unknown> {
+    const s = entity.state;
+    return {
+      scope: entity.group ? "children" : "process",
+      events: s.events,
+      opens: s.typeTotals[EventType.Open],
+      creates: s.typeTotals[EventType.Create],
+      deletes: s.typeTotals[EventType.Delete],
+      encrypts: s.typeTotals[EventType.Encrypt],
+      renames: entity.renames,
+      distinctFiles: s.files.count,
+      distinctDirs: s.dirs.count,
+      extensionAppends: s.extAppend,
+      userDataModified: s.userModify,
+      durationS: Number((s.lastDeltaNs / 1e9).toFixed(3)),
+      firstTs: s.firstTs(),
+      recentPaths: entity.orderedRecentPaths(),
+    };
+  }
+
+  snapshot(): RansomwareSnapshot {
+    const entities: RansomwareSnapshot["entities"] = [];
+    for (const [key, e] of this.table.entries()) {
+      entities.push({
+        key,
+        log: e.log,
+        pid: e.pid,
+        group: e.group,
+        comm: e.comm,
+        ppid: e.ppid,
+        renames: e.renames,
+        childComms: [...e.childComms],
+        recentPaths: e.orderedRecentPaths(),
+        tracking: e.saveTracking(),
+        state: e.state.toJSON(),
+      });
+    }
+    return { logIndex: this.logIndex, logName: this.logName, entities };
+  }
+
+  restore(snapshot: unknown): void {
+    const s = snapshot as RansomwareSnapshot;
+    this.table.clear();
+    this.logIndex = s.logIndex;
+    this.logName = s.logName;
+    for (const saved of s.entities) {
+      const e = new ProcessEntity(
+        saved.key,
+        saved.log,
+        saved.pid,
+        saved.group,
+        ProcessFeatureState.fromJSON(saved.state, this.windowNs),
+      );
+      e.comm = saved.comm;
+      e.ppid = saved.ppid;
+      e.renames = saved.renames;
+      for (const c of saved.childComms) e.childComms.add(c);
+      for (const p of saved.recentPaths) e.notePath(p);
+      e.restoreTracking(saved.tracking);
+      this.table.set(saved.key, e);
+    }
+  }
+}
+
+export interface RansomwareSnapshot {
+  logIndex: number;
+  logName: string;
+  entities: {
+    key: number;
+    log: string;
+    pid: number;
+    group: boolean;
+    comm: string;
+    ppid: number;
+    renames: number;
+    childComms: string[];
+    recentPaths: string[];
+    tracking: ReturnType<Entity["saveTracking"]>;
+    state: ProcessFeatureStateJSON;
+  }[];
+}
