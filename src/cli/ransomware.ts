@@ -88,6 +88,10 @@ export function registerRansomware(program: Command): void {
         .option("--seed <n>", "seed for fold assignment", integer)
         .option("--workers <n>", "worker threads (default: one per core)", positiveInteger)
         .option("--report <dir>", "write the training report (HTML, PNG, SVG) here")
+        .option(
+          "--no-snapshots",
+          "train on whole processes only (by default also on snapshots part-way through their lives, as watch sees them)",
+        )
         .option("--json", "print the result as one JSON object"),
     ),
   ).action(async (inputs: string[], opts) => {
@@ -105,6 +109,7 @@ export function registerRansomware(program: Command): void {
         report: opts.report,
         windowMs: opts.windowMs,
         skipInvalid: opts.skipInvalid,
+        snapshots: opts.snapshots,
       },
       progress,
     );

@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { AlertSubject, Detector, EntityHooks } from "../core/stream/detector.ts";
 import { Entity } from "../core/stream/detector.ts";
+import type { ScoringSchedule } from "../core/stream/engine.ts";
 import { EntityTable } from "../core/stream/entities.ts";
 import { EventType, eventComm, eventFilename, type FileEvent, formatTimestamp } from "./events.ts";
 import {
@@ -23,6 +24,13 @@ export interface RansomwareDetectorOptions {
   /** Track the children of each parent as one more entity (extended logs only). Default true. */
   groupChildren?: boolean;
 }
+
+/**
+ * When the live detector scores a process: once it has 8 events, then after every 8 more or every 100 ms of event
+ * time. A process that encrypts a file costs 3–4 events (open, create, encrypt, delete), so a score is at most about
+ * two files old; linear scoring costs ~1 µs, so this keeps up with hundreds of thousands of events per second.
+ */
+export const RANSOMWARE_SCHEDULE: ScoringSchedule = { minEvents: 8, everyEvents: 8, everyNs: 100e6 };
 
 /** Longest quiet stretch inside one process of the shared logs is 214 s: 10 minutes keeps real processes whole. */
 export const DEFAULT_IDLE_TIMEOUT_S = 600;

@@ -1,16 +1,27 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
+import type { Scorer } from "../core/stream/detector.ts";
 import { StreamEngine } from "../core/stream/engine.ts";
 import { FileLineSource } from "../core/stream/line-sources.ts";
 import { StreamRun } from "../core/stream/run.ts";
-import { type ProcessEntity, RansomwareDetector, type RansomwareDetectorOptions } from "./detector.ts";
+import {
+  type ProcessEntity,
+  RANSOMWARE_SCHEDULE,
+  RansomwareDetector,
+  type RansomwareDetectorOptions,
+} from "./detector.ts";
 import type { FileEvent } from "./events.ts";
 import { FEATURE_NAMES, type ProcessFeatures } from "./features.ts";
 import { eventLogParser } from "./stream.ts";
 
 export interface ExtractOptions extends RansomwareDetectorOptions {
   skipInvalid?: boolean;
+  /**
+   * Also take snapshots of each process part-way through its life — after 8, 16, 32, … events, at the live
+   * detector's scoring moments — so that a model can learn what a process looks like when `watch` first scores it.
+   */
+  snapshots?: boolean;
   /** Progress in bytes over all files. */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
@@ -56,10 +67,26 @@ export async function extractFeatures(
   checkLogNames(logPaths);
   const detector = new RansomwareDetector({ ...options, groupChildren: false });
   const rows: ProcessFeatures[] = [];
+  const nextSnapshot = new WeakMap<ProcessEntity, number>();
   const engine = new StreamEngine<FileEvent, ProcessEntity>(detector, {
     rule: "features",
     idleNs: detector.idleNs,
     onEnded: (e) => rows.push(featureRow(e)),
+    ...(options.snapshots
+      ? {
+          scorer: SNAPSHOT_SCORER,
+          schedule: RANSOMWARE_SCHEDULE,
+          onScored: (e: ProcessEntity, _score: number, final: boolean) => {
+            if (final) return;
+            const due = nextSnapshot.get(e) ?? RANSOMWARE_SCHEDULE.minEvents;
+            if (e.events < due) return;
+            rows.push({ ...featureRow(e), snapshot: true });
+            let next = due * 2;
+            while (next <= e.events) next *= 2;
+            nextSnapshot.set(e, next);
+          },
+        }
+      : {}),
   });
   const sources = logPaths.map((p) => new FileLineSource(p));
   let totalBytes = 0;
@@ -92,7 +119,7 @@ export async function extractFeatures(
   const summary: ExtractSummary = {
     logs: logPaths.length,
     events: result.records,
-    processes: rows.length,
+    processes: rows.filter((r) => !r.snapshot).length,
     skippedRows: result.skippedLines,
     skippedExamples: result.skippedExamples,
   };
@@ -108,6 +135,14 @@ export function featureRow(e: ProcessEntity): ProcessFeatures {
     values: e.state.write(new Float64Array(FEATURE_NAMES.length)),
   };
 }
+
+/** Scores nothing (never an alert): it only gives the engine's schedule a reason to run, for snapshots. */
+const SNAPSHOT_SCORER: Scorer = {
+  threshold: Number.POSITIVE_INFINITY,
+  model: { name: "snapshots", version: "0", hash: "" },
+  score: () => Number.NEGATIVE_INFINITY,
+  priority: () => "notice",
+};
 
 function compareTs(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);

@@ -94,6 +94,14 @@ export const FEATURE_NAMES: string[] = [
   "events",
   "duration_s",
   "windows_active",
+  // Shapes rather than amounts: they mean the same after 40 events as after 40,000, which is what a live detector
+  // needs when it scores a process early in its life.
+  ...EVENT_TYPE_LETTERS.map((t) => `${t}_share`),
+  "X_ext_append_share",
+  "U_modify_share",
+  "D_opened_share",
+  "files_per_dir",
+  "events_per_file",
 ];
 
 export interface ProcessFeatures {
@@ -102,6 +110,8 @@ export interface ProcessFeatures {
   firstTs: string;
   lastTs: string;
   values: Float64Array;
+  /** A snapshot of the process part-way through its life (training for live scoring), not its whole life. */
+  snapshot?: boolean;
 }
 
 /**
@@ -137,6 +147,8 @@ export class ProcessFeatureState {
   userOpen = 0;
   userModify = 0;
   extAppend = 0;
+  /** Deletes of a path the process opened shortly before (read it, then remove it). */
+  deleteOpened = 0;
   files = new DistinctCounter();
   dirs = new DistinctCounter();
   createDirs = new DistinctCounter();
@@ -262,6 +274,7 @@ export class ProcessFeatureState {
       for (let i = slash < start ? start : slash; i < end; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
     }
     const fileHash = h >>> 0;
+    if (e.type === 2 && this.isRecentOpen(fileHash, end - start)) this.deleteOpened++;
     this.files.add(fileHash);
     if (dirHash >= 0) this.dirs.add(dirHash);
     if (isCreate) {
@@ -316,6 +329,16 @@ export class ProcessFeatureState {
     out[k++] = this.events;
     out[k++] = this.lastDeltaNs / 1e9;
     out[k++] = this.windowsActive;
+    const events = Math.max(1, this.events);
+    for (let t = 0; t < 4; t++) out[k++] = this.typeTotals[t] / events;
+    const creates = this.typeTotals[1];
+    const deletes = this.typeTotals[2];
+    out[k++] = this.extAppend / Math.max(1, creates);
+    out[k++] = this.userModify / Math.max(1, creates + deletes);
+    out[k++] = this.deleteOpened / Math.max(1, deletes);
+    const files = this.files.count;
+    out[k++] = files / Math.max(1, this.dirs.count);
+    out[k++] = this.events / Math.max(1, files);
     return out;
   }
 
@@ -357,6 +380,7 @@ export class ProcessFeatureState {
         this.userModify,
         this.extAppend,
         this.recentNext,
+        this.deleteOpened,
       ],
       typeTotals: Array.from(this.typeTotals),
       trigrams: Array.from(this.trigrams),
@@ -393,6 +417,7 @@ export class ProcessFeatureState {
       s.userModify,
       s.extAppend,
       s.recentNext,
+      s.deleteOpened,
     ] = json.counters;
     s.typeTotals.set(json.typeTotals);
     s.trigrams.set(json.trigrams);

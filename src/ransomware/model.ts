@@ -46,6 +46,8 @@ export const ransomwareModelSchema = z.object({
   }),
   training: z.object({
     processes: z.number().int(),
+    /** Rows taken part-way through processes' lives (0 for models trained on whole processes only). */
+    snapshots: z.number().int().default(0),
     ransomware: z.number().int(),
     logs: z.number().int(),
     inputs: z.array(z.string()),

@@ -23,6 +23,8 @@ import { watchRansomware } from "./watch.ts";
 export interface InputOptions {
   windowMs?: number;
   skipInvalid?: boolean;
+  /** Snapshots of processes part-way through their lives, besides whole processes (training for live scoring). */
+  snapshots?: boolean;
 }
 
 export async function loadInputs(
@@ -34,6 +36,7 @@ export async function loadInputs(
   const loaded = await loadProcessFeatures(inputs, {
     windowMs: options.windowMs,
     skipInvalid: options.skipInvalid,
+    snapshots: options.snapshots,
     onProgress: (done, total) => {
       if (!started) {
         progress.start("reading event logs", Math.ceil(total / 1048576), "MiB");
@@ -94,7 +97,7 @@ export async function trainCommand(
     options.config ?? (options.referenceGrid ? REFERENCE_GRID_FILE : DEFAULT_GRID_FILE),
   );
   const config: GridConfig = { ...base, ...stripUndefined(options.overrides ?? {}) };
-  const loaded = await loadInputs(inputs, options, progress);
+  const loaded = await loadInputs(inputs, { ...options, snapshots: options.snapshots ?? true }, progress);
   const labels = await loadLabels(options);
   const data = attachLabels(loaded.rows, labels);
   if (data.unmatchedLabels.length > 0) {
@@ -117,7 +120,13 @@ export async function trainCommand(
   await saveRansomwareModel(options.output, result.model);
   let reportPath: string | undefined;
   if (options.report) {
-    reportPath = await writeTrainingReport(options.report, result.model, result.results, result.best, data.y);
+    reportPath = await writeTrainingReport(
+      options.report,
+      result.model,
+      result.results,
+      result.best,
+      result.y,
+    );
   }
   return { ...result, unmatchedLabels: data.unmatchedLabels, reportPath };
 }

@@ -30,6 +30,12 @@ export interface LabelledRows {
   rows: ProcessFeatures[];
   y: Uint8Array;
   groups: string[];
+  /**
+   * The process each row belongs to (rows are a process's snapshots and its whole life); every metric is taken per
+   * process, on its highest score, as `watch` alerts on a process whose score crosses the threshold at any time.
+   */
+  process: Int32Array;
+  processes: number;
   /** Labels for an input log that name no process in it (reported, not fatal: the authors' file has 18). */
   unmatchedLabels: string[];
 }
@@ -51,11 +57,38 @@ export function attachLabels(rows: ProcessFeatures[], labels: Labels): LabelledR
   const unmatchedLabels = [...labels.keys()]
     .filter((k) => !matched.has(k) && inputLogs.has(k.slice(0, k.indexOf("\0"))))
     .map((k) => k.replace("\0", " pid "));
-  return { rows, y, groups: rows.map((r) => r.log), unmatchedLabels };
+  const ids = new Map<string, number>();
+  const process = Int32Array.from(rows, (r) => {
+    const key = `${r.log}\0${r.pid}\0${r.firstTs}`;
+    let id = ids.get(key);
+    if (id === undefined) ids.set(key, (id = ids.size));
+    return id;
+  });
+  return { rows, y, groups: rows.map((r) => r.log), process, processes: ids.size, unmatchedLabels };
+}
+
+/** Per process: its label and the highest of its rows' scores. */
+export function perProcess(
+  data: LabelledRows,
+  scores: ArrayLike<number>,
+): { y: Uint8Array; scores: Float64Array } {
+  const y = new Uint8Array(data.processes);
+  const best = new Float64Array(data.processes).fill(Number.NEGATIVE_INFINITY);
+  for (let i = 0; i < data.rows.length; i++) {
+    const p = data.process[i];
+    y[p] = data.y[i];
+    if (scores[i] > best[p]) best[p] = scores[i];
+  }
+  return { y, scores: best };
 }
 
 export function makeFolds(data: LabelledRows, config: Pick<GridConfig, "cv" | "folds" | "seed">): Fold[] {
-  if (config.cv === "stratified") return stratifiedKFold(data.y, config.folds, config.seed);
+  if (config.cv === "stratified") {
+    // Snapshots of one process must stay on one side of every fold.
+    if (data.processes < data.rows.length)
+      return stratifiedGroupKFold(data.y, Array.from(data.process, String), config.folds, config.seed);
+    return stratifiedKFold(data.y, config.folds, config.seed);
+  }
   if (config.cv === "leave-one-log-out") return leaveOneGroupOut(data.groups);
   const logs = new Set(data.groups).size;
   if (logs < config.folds) {
@@ -121,11 +154,15 @@ export interface TrainResult {
   results: CandidateResult[];
   best: number;
   folds: Fold[];
+  /** Per-process labels, aligned with each candidate's `decision`. */
+  y: Uint8Array;
 }
 
 /** Grid search with cross-validation on a worker pool, then a refit of the best candidate on all rows. */
 export async function trainRansomwareModel(data: LabelledRows, options: TrainOptions): Promise<TrainResult> {
   const positives = data.y.reduce((a, b) => a + b, 0);
+  const processLabels = perProcess(data, data.y).y;
+  const positiveProcesses = processLabels.reduce((a, b) => a + b, 0);
   if (data.rows.length === 0) throw new InputError("no processes in the inputs");
   if (positives === 0)
     throw new InputError("no process is labelled ransomware: check the labels file and log names");
@@ -150,8 +187,9 @@ export async function trainRansomwareModel(data: LabelledRows, options: TrainOpt
     params: toSvmParams(c),
     transform: c.transform,
   }));
+  const snapshots = data.rows.length - data.processes;
   options.onStage?.(
-    `grid search: ${candidates.length} candidates × ${folds.length} folds (${config.cv}) on ${data.rows.length} processes, ${positives} ransomware`,
+    `grid search: ${candidates.length} candidates × ${folds.length} folds (${config.cv}) on ${data.processes} processes, ${positiveProcesses} ransomware${snapshots > 0 ? ` (with ${snapshots} snapshots part-way through their lives; each process scored by its highest score)` : ""}`,
   );
   const outcomes = await runPool<SvmCvTask, SvmCvResult>(
     siblingModule(import.meta.url, "../models/svm-cv-worker"),
@@ -161,12 +199,15 @@ export async function trainRansomwareModel(data: LabelledRows, options: TrainOpt
       onResult: (_r, _i, done) => options.onProgress?.(done, tasks.length),
     },
   );
-  const results: CandidateResult[] = outcomes.map((o, i) => ({
-    candidate: candidates[i],
-    metrics: metricsAt(data.y, o.decision, 0),
-    fitMs: o.fitMs,
-    decision: o.decision,
-  }));
+  const results: CandidateResult[] = outcomes.map((o, i) => {
+    const p = perProcess(data, o.decision);
+    return {
+      candidate: candidates[i],
+      metrics: metricsAt(p.y, p.scores, 0),
+      fitMs: o.fitMs,
+      decision: p.scores,
+    };
+  });
   // Ties on the configured metrics are common (several candidates reach recall and MCC 1 on separable data): the
   // threshold-free ranking metrics break them before grid order does.
   const keys = [...new Set([...config.selection, "prAuc", "rocAuc"])];
@@ -175,7 +216,7 @@ export async function trainRansomwareModel(data: LabelledRows, options: TrainOpt
     keys,
   );
   const chosen = results[best].candidate;
-  options.onStage?.(`best: ${describeCandidate(chosen)}; refitting on all ${data.rows.length} processes`);
+  options.onStage?.(`best: ${describeCandidate(chosen)}; refitting on all ${data.rows.length} rows`);
   const pipeline = await fitScaledSvm(
     data.rows.map((r) => r.values),
     data.y,
@@ -197,15 +238,16 @@ export async function trainRansomwareModel(data: LabelledRows, options: TrainOpt
       metrics: results[best].metrics,
     },
     training: {
-      processes: data.rows.length,
-      ransomware: positives,
+      processes: data.processes,
+      snapshots,
+      ransomware: positiveProcesses,
       logs: new Set(data.groups).size,
       inputs: options.inputs,
       missingColumns: options.missingColumns ?? [],
       ignoredColumns: options.ignoredColumns ?? [],
     },
   };
-  return { model, results, best, folds };
+  return { model, results, best, folds, y: processLabels };
 }
 
 function flatMetrics(m: CvMetrics): Record<string, number> {

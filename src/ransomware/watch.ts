@@ -4,7 +4,7 @@ import { UsageError } from "../core/errors.ts";
 import { dataPath } from "../core/package-root.ts";
 import type { Alert } from "../core/stream/alerts.ts";
 import type { EndReason } from "../core/stream/detector.ts";
-import { type AlertSink, type ScoringSchedule, StreamEngine } from "../core/stream/engine.ts";
+import { type AlertSink, StreamEngine } from "../core/stream/engine.ts";
 import {
   FileLineSource,
   type LineSource,
@@ -15,7 +15,7 @@ import { ProcessResponder } from "../core/stream/respond.ts";
 import { type RunSummary, StreamRun } from "../core/stream/run.ts";
 import { type AlertFormat, FileSink, StreamSink } from "../core/stream/sinks.ts";
 import { StateDirectory } from "../core/stream/state.ts";
-import { type ProcessEntity, RansomwareDetector } from "./detector.ts";
+import { type ProcessEntity, RANSOMWARE_SCHEDULE, RansomwareDetector } from "./detector.ts";
 import type { FileEvent } from "./events.ts";
 import { checkLogNames } from "./extract.ts";
 import { loadRansomwareModel, type RansomwareModel } from "./model.ts";
@@ -26,13 +26,6 @@ import { eventLogParser } from "./stream.ts";
 export const DEFAULT_RANSOMWARE_MODEL = dataPath("models", "ransomware.json");
 
 export const RANSOMWARE_RULE = "Ransomware-like file activity";
-
-/**
- * When the live detector scores a process: once it has 8 events, then after every 8 more or every 100 ms of event
- * time. A process that encrypts a file costs 3–4 events (open, create, encrypt, delete), so a score is at most about
- * two files old; linear scoring costs ~1 µs, so this keeps up with hundreds of thousands of events per second.
- */
-export const RANSOMWARE_SCHEDULE: ScoringSchedule = { minEvents: 8, everyEvents: 8, everyNs: 100e6 };
 
 export type WatchInput =
   | { kind: "logs"; paths: string[] }
