@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Help } from "commander";
 import { ThreatlensError } from "../core/errors.ts";
 import { registerDemo } from "./demo.ts";
 import { registerNetwork } from "./network.ts";
@@ -12,6 +12,13 @@ const program = new Command()
   .description("Machine-learning intrusion detection for Linux hosts")
   .version("0.1.0")
   .showHelpAfterError("(run with --help for usage)")
+  .configureHelp({
+    // Commander lists required options like any other: say which ones a command cannot run without.
+    optionDescription: (option) => {
+      const text = new Help().optionDescription(option);
+      return option.mandatory ? `${text} (required)` : text;
+    },
+  })
   .exitOverride();
 
 // `threatlens … | head` closes stdout early: that is the reader's choice, not an error worth a stack trace.

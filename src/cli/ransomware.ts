@@ -219,7 +219,7 @@ export function registerRansomware(program: Command): void {
       .description("score processes in new logs: label and decision value per process")
       .requiredOption("--model <file>", "model file from `ransomware train`")
       .argument("<inputs...>", INPUT_HELP)
-      .option("--csv", "CSV output")
+      .addOption(new Option("--csv", "CSV output").conflicts("json"))
       .option("--json", "JSON output")
       .option("-o, --output <file>", "write the output here instead of stdout")
       .option("--only-ransomware", "list only processes predicted as ransomware"),

@@ -1,6 +1,7 @@
 import { open, stat } from "node:fs/promises";
 import { InputError } from "../core/errors.ts";
 import { expandInputs } from "../core/inputs.ts";
+import { eventLayoutOf } from "./events.ts";
 import { type ExtractOptions, type ExtractSummary, extractFeatures } from "./extract.ts";
 import type { ProcessFeatures } from "./features.ts";
 import { readFeatureTable, sniffCsvKind } from "./table.ts";
@@ -28,6 +29,8 @@ export interface LoadedInputs {
 /** Sorts inputs (files and directories) into event logs and feature tables, by their header line. */
 export async function classifyInputs(
   inputs: readonly string[],
+  /** Skip (and list) files in input directories whose header is broken, instead of stopping at them. */
+  skipInvalid = false,
 ): Promise<{ logs: string[]; tableFiles: string[]; skippedFiles: string[] }> {
   const logs: string[] = [];
   const tableFiles: string[] = [];
@@ -35,8 +38,11 @@ export async function classifyInputs(
   for (const input of inputs) {
     const named = (await stat(input).catch(() => null))?.isFile() ?? true;
     for (const file of await expandInputs([input], (name) => name.toLowerCase().endsWith(".csv"))) {
-      const kind = sniffCsvKind(await firstLine(file));
-      if (kind === "events") logs.push(file);
+      const header = await firstLine(file);
+      const kind = sniffCsvKind(header);
+      if (kind === "events" && eventLayoutOf(header) === null && !named && skipInvalid)
+        skippedFiles.push(file);
+      else if (kind === "events") logs.push(file);
       else if (kind === "features" || kind === "authors") tableFiles.push(file);
       else if (!named) skippedFiles.push(file);
       else {
@@ -54,7 +60,7 @@ export async function loadProcessFeatures(
   inputs: readonly string[],
   options: ExtractOptions = {},
 ): Promise<LoadedInputs> {
-  const { logs, tableFiles, skippedFiles } = await classifyInputs(inputs);
+  const { logs, tableFiles, skippedFiles } = await classifyInputs(inputs, options.skipInvalid);
   const rows: ProcessFeatures[] = [];
   let extract: ExtractSummary | null = null;
   if (logs.length > 0) {

@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { basename, dirname, resolve, sep } from "node:path";
 import { readArtifactIdentity } from "../core/artifact.ts";
 import { UsageError } from "../core/errors.ts";
 import { countProgress, type Progress } from "../core/progress.ts";
@@ -13,7 +13,7 @@ import { alignToModel, loadRansomwareModel, type RansomwareModel, saveRansomware
 import { writeEvaluationReport, writeTrainingReport } from "./report.ts";
 import { RansomwareScorer } from "./scorer.ts";
 import { readFeatureTable } from "./table.ts";
-import { attachLabels, type TrainResult, trainRansomwareModel } from "./train.ts";
+import { attachLabels, type LabelledRows, type TrainResult, trainRansomwareModel } from "./train.ts";
 import { watchRansomware } from "./watch.ts";
 
 /**
@@ -100,11 +100,7 @@ export async function trainCommand(
   const loaded = await loadInputs(inputs, { ...options, snapshots: options.snapshots ?? true }, progress);
   const labels = await loadLabels(options);
   const data = attachLabels(loaded.rows, labels);
-  if (data.unmatchedLabels.length > 0) {
-    progress.warn(
-      `${data.unmatchedLabels.length} label(s) name no process in the inputs and were not used: ${data.unmatchedLabels.slice(0, 8).join(", ")}${data.unmatchedLabels.length > 8 ? ", …" : ""}`,
-    );
-  }
+  reportLabels(data, progress);
   const table = loaded.tables[0];
   const result = await trainRansomwareModel(data, {
     config,
@@ -151,6 +147,8 @@ export async function evaluateCommand(
   );
   const labels = await loadLabels(options);
   const data = attachLabels(loaded.rows, labels);
+  reportLabels(data, progress);
+  reportTrainingOverlap(model, [...loaded.logs, ...loaded.tables.map((t) => t.file)], progress);
   reportAlignment(model, progress);
   const liveScores = await liveScoresOf(
     options.model,
@@ -201,7 +199,7 @@ export async function predictCommand(
       `the model was trained with --window-ms ${model.windowMs}; predictions must use the same window`,
     );
   }
-  const { logs, tableFiles, skippedFiles } = await classifyInputs(inputs);
+  const { logs, tableFiles, skippedFiles } = await classifyInputs(inputs, options.skipInvalid);
   reportSkippedFiles(skippedFiles, progress);
   reportAlignment(model, progress);
   const predictions: Prediction[] = [];
@@ -221,6 +219,7 @@ export async function predictCommand(
       input: { kind: "logs", paths: logs },
       stdout: null,
       strict: !options.skipInvalid,
+      strictHint: SKIP_HINT,
       onWarning: (m) => progress.warn(m),
       onEnded: (e) => {
         if (e.group) return;
@@ -304,6 +303,7 @@ async function liveScoresOf(
     input: { kind: "logs", paths: logs },
     stdout: null,
     strict: !skipInvalid,
+    strictHint: SKIP_HINT,
     onWarning: () => {},
     onEnded: (e) => {
       if (!e.group) live.set(`${e.log}\0${e.pid}\0${e.state.firstTs()}`, e.maxScore);
@@ -319,6 +319,40 @@ async function liveScoresOf(
     `scored ${live.size} processes from logs as the live detector does (highest score over each life)`,
   );
   return out;
+}
+
+const SKIP_HINT = "(use --skip-invalid to skip such rows)";
+
+function reportLabels(data: LabelledRows, progress: Progress): void {
+  if (data.unmatchedLabels.length > 0) {
+    progress.warn(
+      `${data.unmatchedLabels.length} label(s) name no process in the inputs and were not used: ${data.unmatchedLabels.slice(0, 8).join(", ")}${data.unmatchedLabels.length > 8 ? ", …" : ""}`,
+    );
+  }
+  if (data.otherLogs.length > 0) {
+    progress.warn(
+      `the labels name ${data.otherLogs.length} log(s) that are not among the inputs, so their labels were not used: ${data.otherLogs.slice(0, 8).join(", ")}${data.otherLogs.length > 8 ? ", …" : ""}`,
+    );
+  }
+}
+
+/** Warns when a model is evaluated on (some of) the inputs it was trained on: such figures say nothing of new data. */
+function reportTrainingOverlap(model: RansomwareModel, logs: readonly string[], progress: Progress): void {
+  const trained = model.training.inputs.map((p) => resolve(p));
+  const overlap = logs.filter((log) => {
+    const path = resolve(log);
+    return trained.some((t) => path === t || path.startsWith(`${t}${sep}`));
+  });
+  if (overlap.length > 0) {
+    progress.warn(
+      `${overlap.length} of the ${logs.length} evaluated input file(s) were among the model's training inputs (${overlap
+        .slice(0, 3)
+        .map((p) => basename(p))
+        .join(
+          ", ",
+        )}${overlap.length > 3 ? ", …" : ""}): these figures measure the model on data it has seen, not on new data`,
+    );
+  }
 }
 
 function reportSkippedFiles(skippedFiles: string[], progress: Progress): void {

@@ -38,6 +38,8 @@ export interface LabelledRows {
   processes: number;
   /** Labels for an input log that name no process in it (reported, not fatal: the authors' file has 18). */
   unmatchedLabels: string[];
+  /** Logs the labels name that are not among the inputs (reported: often a wrong path or file name). */
+  otherLogs: string[];
 }
 
 export function attachLabels(rows: ProcessFeatures[], labels: Labels): LabelledRows {
@@ -64,7 +66,18 @@ export function attachLabels(rows: ProcessFeatures[], labels: Labels): LabelledR
     if (id === undefined) ids.set(key, (id = ids.size));
     return id;
   });
-  return { rows, y, groups: rows.map((r) => r.log), process, processes: ids.size, unmatchedLabels };
+  const otherLogs = [...new Set([...labels.keys()].map((k) => k.slice(0, k.indexOf("\0"))))].filter(
+    (log) => !inputLogs.has(log),
+  );
+  return {
+    rows,
+    y,
+    groups: rows.map((r) => r.log),
+    process,
+    processes: ids.size,
+    unmatchedLabels,
+    otherLogs,
+  };
 }
 
 /** Per process: its label and the highest of its rows' scores. */

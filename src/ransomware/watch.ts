@@ -47,6 +47,8 @@ export interface WatchOptions {
   /** Pids a response must never signal (the collector, the watch itself). */
   protectedPids?: number[];
   strict?: boolean;
+  /** Appended to the error that stops a strict run. */
+  strictHint?: string;
   statsMs?: number;
   statsFormat?: "text" | "json";
   statsStream?: NodeJS.WritableStream;
@@ -102,7 +104,7 @@ export async function watchRansomware(options: WatchOptions): Promise<WatchResul
     sources,
     parser: eventLogParser,
     strict: options.strict,
-    strictHint: "(the run stops at malformed rows because of --strict)",
+    strictHint: options.strictHint ?? "(the run stops at malformed rows because of --strict)",
     independentSources: independent,
     state,
     owner: `ransomware ${identity.hash}`,

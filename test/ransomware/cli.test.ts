@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -169,5 +169,86 @@ describe("threatlens ransomware (CLI, simulated logs)", () => {
       assert.equal(r.code, 0);
       assert.match(r.stdout, /Usage: threatlens ransomware/);
     }
+  });
+
+  test("--help marks required options", () => {
+    const r = cli(["ransomware", "predict", "--help"]);
+    assert.match(r.stdout, /--model <file> +model file from `ransomware train` \(required\)/);
+    assert.doesNotMatch(r.stdout, /--csv .*\(required\)/);
+  });
+
+  test("contradictory output options are a usage error (exit 2)", () => {
+    const r = cli(["ransomware", "predict", "--model", model, join(held, "logs"), "--csv", "--json"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /'--csv' cannot be used with option '--json'/);
+  });
+
+  test("-q silences progress but not warnings; --json of predict counts skipped rows", () => {
+    const dir = join(tmp.dir, "with-junk");
+    mkdirSync(dir, { recursive: true });
+    const rows = readFileSync(join(held, "logs", "sim_12_0.csv"), "utf8").split("\n");
+    rows.splice(4, 0, "oops,1,0,0,0,0,0,0,0,/x");
+    writeFileSync(join(dir, "a.csv"), rows.join("\n"));
+    writeFileSync(join(dir, "notes.csv"), "what,ever\n1,2\n");
+    writeFileSync(join(dir, "junk.csv"), "TS,PID,TYPE,broken header\n1,2,3\n");
+    const r = cli(["ransomware", "predict", "--model", model, dir, "--skip-invalid", "--json", "-q"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: ignored 2 CSV file\(s\) in input directories .*notes\.csv/);
+    assert.match(r.stderr, /warning: skipped 1 invalid row/);
+    assert.doesNotMatch(r.stderr, /read \d+ events/, "progress is silenced");
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.read.skippedRows, 1);
+    assert.deepEqual(out.read.skippedFiles.map((f: string) => f.split("/").pop()).sort(), [
+      "junk.csv",
+      "notes.csv",
+    ]);
+    const strict = cli(["ransomware", "predict", "--model", model, dir, "-q"]);
+    assert.equal(strict.code, 1, "without --skip-invalid the malformed row stops the run");
+    assert.match(
+      strict.stderr,
+      /a\.csv:5: TS must be a non-negative integer.*\(use --skip-invalid to skip such rows\)/,
+    );
+  });
+
+  test("evaluate warns when it is given the model's own training logs, and when labels name logs not given", () => {
+    const labels = join(tmp.dir, "labels-extra.csv");
+    writeFileSync(
+      labels,
+      `${readFileSync(join(sim, "labels.csv"), "utf8").trimEnd()}\nnot-an-input.csv,7,ransomware,test\n`,
+    );
+    const r = cli([
+      "ransomware",
+      "evaluate",
+      "--model",
+      model,
+      join(sim, "logs"),
+      "--labels",
+      labels,
+      "--importance-repeats",
+      "0",
+      "-q",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /warning: \d+ of the \d+ evaluated input file\(s\) were among the model's training inputs/,
+    );
+    assert.match(
+      r.stderr,
+      /warning: the labels name 1 log\(s\) that are not among the inputs.*not-an-input\.csv/,
+    );
+    const heldOut = cli([
+      "ransomware",
+      "evaluate",
+      "--model",
+      model,
+      join(held, "logs"),
+      "--labels",
+      join(held, "labels.csv"),
+      "--importance-repeats",
+      "0",
+      "-q",
+    ]);
+    assert.doesNotMatch(heldOut.stderr, /training inputs/);
   });
 });
