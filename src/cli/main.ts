@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Help } from "commander";
 import { ThreatlensError } from "../core/errors.ts";
+import { registerCollect } from "./collect.ts";
 import { registerDemo } from "./demo.ts";
 import { registerNetwork } from "./network.ts";
 import { registerRansomware } from "./ransomware.ts";
@@ -30,6 +31,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 registerRansomware(program);
 registerSyscalls(program);
 registerNetwork(program);
+registerCollect(program);
 registerDemo(program);
 
 try {
