@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { dataPath } from "../../syscalls/package-root.ts";
+import { dataPath } from "../../core/package-root.ts";
 
 /** The in-kernel scope, already resolved to ids. */
 export type KernelScope =
