@@ -116,6 +116,8 @@ export interface ProcessFeatures {
   values: Float64Array;
   /** A snapshot of the process part-way through its life (training for live scoring), not its whole life. */
   snapshot?: boolean;
+  /** The row is the children of process `pid` taken together (the collector's logs name parents); their pids. */
+  children?: number[];
 }
 
 /**
