@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { DIRECTORY_METADATA_FILE } from "../core/artifact.ts";
 import { createProgress } from "../core/progress.ts";
+import { SIGNALS, type SignalName } from "../syscalls/config.ts";
 import { ARCHES } from "../syscalls/tables.ts";
 import { TRACE_FORMATS } from "../syscalls/traces/index.ts";
 import { integer, positiveInteger, positiveNumber } from "./options.ts";
@@ -13,7 +14,7 @@ import { formatTable, percent, printJson } from "./output.ts";
 const pipeline = () => import("../syscalls/pipeline.ts");
 
 const TRACE_HELP =
-  "trace files or directories: ADFA-LD (syscall numbers), syscall names, or strace -f output";
+  "trace files or directories: ADFA-LD (syscall numbers), syscall names, strace -f output or the collector's syscall CSV";
 
 function readOptions(cmd: Command): Command {
   return cmd
@@ -27,9 +28,9 @@ function readOptions(cmd: Command): Command {
     )
     .option(
       "--skip-invalid",
-      "skip malformed tokens and strace lines (counted and reported) instead of stopping",
+      "skip malformed tokens, lines and files (counted and reported) instead of stopping at the first",
     )
-    .option("-q, --quiet", "no progress output on stderr");
+    .option("-q, --quiet", "no progress output on stderr (warnings still show)");
 }
 
 function readOptionsOf(opts: Record<string, unknown>) {
@@ -46,18 +47,49 @@ function fraction(value: string): number {
   return n;
 }
 
+/** A comma-separated list of signals; anything else is a usage error (exit 2). */
+function signalList(value: string): SignalName[] {
+  const items = value.split(",").map((s) => s.trim());
+  const bad = items.filter((s) => !(SIGNALS as readonly string[]).includes(s));
+  if (bad.length > 0 || items.length === 0)
+    throw new InvalidArgumentError(
+      `expected a comma-separated list of ${SIGNALS.join(", ")}; got ${JSON.stringify(bad[0] ?? value)}`,
+    );
+  if (new Set(items).size !== items.length) throw new InvalidArgumentError("a signal is listed twice");
+  return items as SignalName[];
+}
+
+/** Explains a verdict's evidence in one line. */
+function evidenceText(t: {
+  evidence: {
+    newInRepertoire: string[];
+    unlikeliest: { position: number; syscall: string; context: string[] } | null;
+    unknownSyscalls: string[];
+  };
+}): string {
+  const e = t.evidence;
+  const parts: string[] = [];
+  if (e.newInRepertoire.length > 0) parts.push(`new: ${e.newInRepertoire.slice(0, 6).join(" ")}`);
+  if (e.unlikeliest)
+    parts.push(
+      `@${e.unlikeliest.position}: ${[...e.unlikeliest.context.slice(-3), `[${e.unlikeliest.syscall}]`].join(" ")}`,
+    );
+  if (e.unknownSyscalls.length > 0) parts.push(`unknown: ${e.unknownSyscalls.slice(0, 3).join(" ")}`);
+  return parts.join("; ");
+}
+
 export function registerSyscalls(program: Command): void {
   const group = program
     .command("syscalls")
     .description(
-      "system-call anomaly detector: autoencoder on syscall windows, trained on normal traces only",
+      "system-call anomaly detector: n-gram, window novelty and repertoire signals (and optionally an autoencoder), trained on normal traces only",
     );
 
   readOptions(
     group
       .command("train")
       .description(
-        "train on normal traces; hold some out for early stopping and the threshold; write a model directory",
+        "train on normal traces, calibrate the threshold on held-out sessions, write a model directory",
       )
       .argument("<normal...>", TRACE_HELP)
       .requiredOption(
@@ -65,48 +97,67 @@ export function registerSyscalls(program: Command): void {
         `model directory to write (${DIRECTORY_METADATA_FILE} + weights.bin)`,
       )
       .option("--config <file>", "model config (JSON; keys override the defaults, see docs/syscalls.md)")
+      .option("--signals <list>", `signals to combine, comma-separated: ${SIGNALS.join(", ")}`, signalList)
+      .option("--ngram-order <n>", "longest n-gram of the next-syscall model", positiveInteger)
+      .option("--novelty-window <n>", "syscalls per window for window novelty", positiveInteger)
       .option(
         "--target-fpr <rate>",
-        "false-positive rate on held-out normal traces for the threshold (default 0.05)",
+        "false-positive rate the threshold allows on held-out normal sessions (default 0.01)",
         fraction,
       )
-      .option("--window <n>", "window length in syscalls", positiveInteger)
-      .option("--stride <n>", "step between training windows", positiveInteger)
-      .option("--epochs <n>", "maximum epochs", positiveInteger)
-      .option("--aggregation <how>", "trace score from window scores: mean, median, max or top-F")
-      .option("--seed <n>", "seed for the split, initialisation and shuffling", integer)
+      .option("--seed <n>", "seed for the calibration folds (and the autoencoder)", integer)
       .option("--json", "print the training summary as one JSON object"),
   ).action(async (normal: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
-    const model = await (await pipeline()).trainCommand(
+    const { model, read } = await (await pipeline()).trainCommand(
       normal,
       {
         ...readOptionsOf(opts),
         output: opts.output,
         config: opts.config,
         overrides: {
+          signals: opts.signals,
+          ngramOrder: opts.ngramOrder,
+          noveltyWindow: opts.noveltyWindow,
           targetFpr: opts.targetFpr,
-          windowLength: opts.window,
-          stride: opts.stride,
-          epochs: opts.epochs,
-          aggregation: opts.aggregation,
           seed: opts.seed,
         },
       },
       progress,
     );
     const t = model.training;
+    const c = model.calibration;
+    const x = c.expectedFpr;
     if (opts.json) {
-      printJson({ model: opts.output, config: model.config, threshold: model.threshold, training: t });
+      printJson({
+        model: opts.output,
+        config: model.config,
+        threshold: c.threshold,
+        expectedFpr: x,
+        liveThreshold: c.liveThreshold,
+        liveExpectedFpr: c.liveExpectedFpr,
+        calibration: c.method,
+        programs: t.programs,
+        training: {
+          traces: t.traces,
+          syscalls: t.syscalls,
+          trainSeconds: t.trainSeconds,
+          history: t.history,
+        },
+        skipped: read.skipped,
+        unrecognisedNames: read.unrecognisedNames,
+        warnings: t.warnings,
+      });
       return;
     }
     console.log(`model written to ${opts.output}`);
     console.log(
-      `trained on ${t.fitTraces} traces (${t.fitWindows} windows), ${t.epochs} epochs, kept epoch ${t.bestEpoch} (held-out loss ${t.heldOutLoss?.toFixed(4) ?? "n/a"}), ${t.trainSeconds.toFixed(1)} s`,
+      `trained on ${t.traces} traces (${t.syscalls} syscalls) in ${t.trainSeconds.toFixed(1)} s; signals ${model.config.signals.join(", ")}; ${Object.keys(t.programs).length} program profile(s)`,
     );
     console.log(
-      `threshold ${model.threshold.toPrecision(6)}: ${percent(t.heldOutFpr)} of ${t.heldOutTraces} held-out normal traces above it (target ${percent(model.config.targetFpr)})`,
+      `threshold ${c.threshold.toFixed(3)}: expected false-positive rate ${percent(x.rate)} (95 % interval ${percent(x.lower)}–${percent(x.upper)}; ${x.flagged} of ${x.traces} held-out normal traces at or above it; target ${percent(model.config.targetFpr)})`,
     );
+    console.log(`measured on: ${c.method.description}`);
   });
 
   readOptions(
@@ -137,10 +188,15 @@ export function registerSyscalls(program: Command): void {
     if (opts.json) {
       printJson({
         best: r.best,
+        selectionRocAuc: r.best.rocAuc,
+        heldOut: r.heldOut,
         evaluation: r.evaluation,
-        skipped: r.skipped,
+        resumedConfigurations: r.skipped,
         rows: r.rows,
         report: r.reportPath,
+        skipped: r.read.skipped,
+        unrecognisedNames: r.read.unrecognisedNames,
+        warnings: r.read.warnings,
       });
       return;
     }
@@ -149,30 +205,34 @@ export function registerSyscalls(program: Command): void {
       .sort((a, b) => (b.rocAuc ?? -1) - (a.rocAuc ?? -1));
     console.log(
       formatTable(
-        ["hash", "ROC AUC", "PR AUC", "det@1%", "det@5%", "epochs", "train s"],
+        ["hash", "signals", "ROC AUC", "PR AUC", "det@1%", "det@5%", "train s"],
         ok.map((row) => [
           row.hash,
+          row.config.signals.join("+"),
           row.rocAuc ?? Number.NaN,
           row.prAuc ?? Number.NaN,
           percent(row.detectionRateAt1Fpr),
           percent(row.detectionRateAt5Fpr),
-          row.epochsRun ?? Number.NaN,
-          row.trainSeconds ?? Number.NaN,
+          (row.trainSeconds ?? Number.NaN).toFixed(1),
         ]),
       ),
     );
     const failed = r.rows.length - ok.length;
     if (failed > 0) console.log(`${failed} configuration(s) failed (see results.csv)`);
-    console.log(`best ${r.best.hash}: ROC AUC ${r.best.rocAuc?.toFixed(4)} → ${opts.output}/best`);
+    console.log(
+      `best ${r.best.hash}: validation ROC AUC ${r.best.rocAuc?.toFixed(4)} (selection score: the best of ${ok.length} on these traces) → ${opts.output}/best`,
+    );
+    if (r.heldOut)
+      console.log(
+        `held-out estimate ${r.heldOut.rocAuc.toFixed(4)} (chosen on one half of the validation traces, measured on the other)`,
+      );
     console.log(`report: ${r.reportPath}`);
   });
 
   readOptions(
     group
       .command("evaluate")
-      .description(
-        "ROC AUC, PR AUC, detection at 1 %/5 % FPR and per attack type on normal and attack traces",
-      )
+      .description("ROC AUC, PR AUC, detection at 1 %/5 % FPR (combined and per signal) and per attack type")
       .requiredOption("--model <dir>", "model directory from `syscalls train` or `search`")
       .requiredOption("--normal <dirs...>", "normal traces")
       .requiredOption("--attack <dirs...>", "attack traces")
@@ -180,7 +240,11 @@ export function registerSyscalls(program: Command): void {
       .option("--json", "print the metrics as one JSON object"),
   ).action(async (opts) => {
     const progress = createProgress({ quiet: opts.quiet });
-    const { evaluation: e, reportPath } = await (await pipeline()).evaluateCommand(
+    const {
+      evaluation: e,
+      reportPath,
+      read,
+    } = await (await pipeline()).evaluateCommand(
       {
         ...readOptionsOf(opts),
         model: opts.model,
@@ -191,25 +255,31 @@ export function registerSyscalls(program: Command): void {
       progress,
     );
     if (opts.json) {
-      printJson({ ...e, report: reportPath ?? null });
+      printJson({
+        ...e,
+        report: reportPath ?? null,
+        skipped: read.skipped,
+        unrecognisedNames: read.unrecognisedNames,
+        warnings: read.warnings,
+      });
       return;
     }
     console.log(`${e.normalTraces} normal vs ${e.attackTraces} attack traces`);
+    const row = (name: string, m: typeof e) => [
+      name,
+      m.rocAuc,
+      m.prAuc,
+      percent(m.detectionRateAtFpr["0.01"]),
+      percent(m.detectionRateAtFpr["0.05"]),
+    ];
     console.log(
       formatTable(
-        ["ROC AUC", "PR AUC", "det@1% FPR", "det@5% FPR", "threshold", "FPR@thr", "det@thr"],
-        [
-          [
-            e.rocAuc,
-            e.prAuc,
-            percent(e.detectionRateAtFpr["0.01"]),
-            percent(e.detectionRateAtFpr["0.05"]),
-            e.threshold,
-            percent(e.fprAtThreshold),
-            percent(e.detectionRateAtThreshold),
-          ],
-        ],
+        ["score", "ROC AUC", "PR AUC", "det@1% FPR", "det@5% FPR"],
+        [row("combined", e), ...Object.entries(e.signals).map(([s, m]) => row(s, m as typeof e))],
       ),
+    );
+    console.log(
+      `threshold ${e.threshold.toFixed(3)}: FPR here ${percent(e.fprAtThreshold)} (training expected ${percent(e.expectedFpr.rate)}, 95 % interval ${percent(e.expectedFpr.lower)}–${percent(e.expectedFpr.upper)}), detection ${percent(e.detectionRateAtThreshold)}`,
     );
     console.log(
       formatTable(
@@ -228,34 +298,31 @@ export function registerSyscalls(program: Command): void {
   readOptions(
     group
       .command("score")
-      .description("score traces: anomaly score, verdict and the most anomalous window per trace")
+      .description("score traces: anomaly score, verdict, the signals and what stood out per trace")
       .requiredOption("--model <dir>", "model directory from `syscalls train` or `search`")
       .argument("<traces...>", TRACE_HELP)
       .option("--json", "JSON output"),
   ).action(async (inputs: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
-    const { threshold, traces } = await (await pipeline()).scoreCommand(
+    const { threshold, traces, read } = await (await pipeline()).scoreCommand(
       inputs,
       { ...readOptionsOf(opts), model: opts.model },
       progress,
     );
     if (opts.json) {
-      printJson({ threshold, traces });
+      printJson({
+        threshold,
+        traces,
+        skipped: read.skipped,
+        unrecognisedNames: read.unrecognisedNames,
+        warnings: read.warnings,
+      });
       return;
     }
     console.log(
       formatTable(
-        ["trace", "syscalls", "score", "verdict", "unknown", "most anomalous window"],
-        traces.map((t) => [
-          t.trace,
-          t.syscalls,
-          t.score ?? Number.NaN,
-          t.verdict,
-          t.unknownSyscalls,
-          t.mostAnomalousWindow
-            ? `@${t.mostAnomalousWindow.position}: ${t.mostAnomalousWindow.syscalls.join(" ")}`
-            : "",
-        ]),
+        ["trace", "syscalls", "score", "verdict", "profile", "evidence"],
+        traces.map((t) => [t.trace, t.syscalls, t.score, t.verdict, t.profile ?? "global", evidenceText(t)]),
       ),
     );
   });

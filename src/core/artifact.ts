@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { z } from "zod";
-import { ModelFileError } from "./errors.ts";
+import { ModelFileError, UsageError } from "./errors.ts";
 
 /**
  * Model files are data, not code: a JSON envelope naming the format, the kind of model and its version, with a
@@ -193,6 +193,14 @@ export async function readArtifactDirectory<T>(
   spec: ArtifactSpec<T>,
 ): Promise<{ payload: T; binary: Buffer; metadataFile: string }> {
   const metaPath = join(dir, DIRECTORY_METADATA_FILE);
+  // A path to the metadata file itself (or any file) is the common slip: say what is expected, not ENOTDIR.
+  const info = await stat(dir).catch(() => null);
+  if (info !== null && !info.isDirectory()) {
+    throw new UsageError(
+      `expected a model directory (the folder holding ${DIRECTORY_METADATA_FILE} and ${DIRECTORY_BINARY_FILE}), got a file${basename(dir) === DIRECTORY_METADATA_FILE ? `: pass ${dirname(dir)} instead` : ""}`,
+      { file: dir },
+    );
+  }
   let text: string;
   try {
     text = await readFile(metaPath, "utf8");

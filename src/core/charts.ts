@@ -346,7 +346,8 @@ export function barSpec(items: BarItem[], opts: BarOptions = {}): ChartSpec {
     type: "nominal" as const,
     title: opts.xTitle ?? null,
     sort: names,
-    axis: horizontal ? { labelLimit: 240 } : { labelAngle: longNames ? -35 : 0, labelLimit: 160 },
+    // Horizontal bars show their labels whole (labelLimit 0): names that differ only at the end must stay apart.
+    axis: horizontal ? { labelLimit: 0 } : { labelAngle: longNames ? -35 : 0, labelLimit: 160 },
   };
   const measure = (field: string) => ({ field, type: "quantitative" as const, title: opts.yTitle ?? null });
   const enc = (catChannel: "x" | "y", valChannel: "x" | "y") => ({
@@ -385,7 +386,8 @@ export function lineSpec(series: LineSeries[], opts: LineOptions = {}): ChartSpe
   return {
     ...base(opts.title),
     data: { values: rows },
-    mark: { type: "line", strokeWidth: 2 },
+    // Points as well as lines: a series of one point (one epoch) has no line to draw.
+    mark: { type: "line", strokeWidth: 2, point: series.some((s) => s.x.length < 2) },
     encoding: {
       x: { field: "x", type: "quantitative", title: opts.xTitle ?? null },
       y: {

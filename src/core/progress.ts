@@ -31,11 +31,41 @@ export function createProgress(options: ProgressOptions = {}): Progress {
 
 class BarProgress implements Progress {
   private bar: cliProgress.SingleBar | null = null;
+  private current: { label: string; total: number; unit: string; value: number } | null = null;
 
   constructor(private readonly stream: NodeJS.WriteStream) {}
 
   start(label: string, total: number, unit = ""): void {
     this.stop();
+    this.current = { label, total, unit, value: 0 };
+    this.draw();
+  }
+
+  update(value: number): void {
+    if (this.current) this.current.value = value;
+    this.bar?.update(value);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = null;
+    this.current = null;
+  }
+
+  /** Prints the message on its own line, then draws a running bar again below it: a message does not end it. */
+  info(message: string): void {
+    this.bar?.stop();
+    this.bar = null;
+    this.stream.write(`${message}\n`);
+    if (this.current) this.draw();
+  }
+
+  warn(message: string): void {
+    this.info(`warning: ${message}`);
+  }
+
+  private draw(): void {
+    const { label, total, unit, value } = this.current!;
     this.bar = new cliProgress.SingleBar(
       {
         stream: this.stream,
@@ -45,26 +75,7 @@ class BarProgress implements Progress {
       },
       cliProgress.Presets.shades_classic,
     );
-    this.bar.start(total, 0);
-  }
-
-  update(value: number): void {
-    this.bar?.update(value);
-  }
-
-  stop(): void {
-    this.bar?.stop();
-    this.bar = null;
-  }
-
-  info(message: string): void {
-    this.stop();
-    this.stream.write(`${message}\n`);
-  }
-
-  warn(message: string): void {
-    this.stop();
-    writeWarning(this.stream, message);
+    this.bar.start(total, value);
   }
 }
 

@@ -203,6 +203,8 @@ export async function trainAutoencoder(
   validWindows: Int32Array,
   config: AutoencoderConfig,
   onEpoch?: (report: EpochReport) => void,
+  /** Epochs done so far, fractional within an epoch (called after every batch), for progress bars. */
+  onProgress?: (epochs: number) => void,
 ): Promise<TrainedAutoencoder> {
   validateConfig(config);
   const tf = await createBackend();
@@ -245,6 +247,7 @@ export async function trainAutoencoder(
         });
         lossSum += (await loss.data())[0] * rows;
         loss.dispose();
+        onProgress?.(epoch - 1 + (start + rows) / n);
       }
       const validLoss =
         nValid > 0 ? mean(scoreWindows(tf, config, weights, validWindows, nValid).windows) : Number.NaN;

@@ -4,15 +4,43 @@ import { join } from "node:path";
 import { z } from "zod";
 import { InputError } from "../core/errors.ts";
 import { PACKAGE_ROOT } from "../core/package-root.ts";
-import { DEFAULT_SCORING, POST_TRAINING_KEYS, scoringConfigShape } from "./scoring.ts";
+import { DEFAULT_SCORING, scoringConfigShape } from "./scoring.ts";
 
 /**
- * Everything that defines one syscall model: windows, network, optimiser, scoring and the held-out split. `train
- * --config` reads a (partial) object of these keys over the defaults; a search config varies them.
+ * Everything that defines one syscall detector: which signals it combines and their settings, per-program
+ * profiles, how it is calibrated, and — when the autoencoder is one of the signals — the network, optimiser and its
+ * trace aggregation. `train --config` reads a (partial) object of these keys over the defaults; a search varies them.
  */
 const positiveInt = z.number().int().positive();
+export const SIGNALS = ["ngram", "novelty", "repertoire", "autoencoder"] as const;
+export type SignalName = (typeof SIGNALS)[number];
+
 export const modelConfigSchema = z
   .object({
+    /** The signals combined into a trace's score (see docs/syscalls.md, "Signals"). */
+    signals: z
+      .array(z.enum(SIGNALS))
+      .min(1)
+      .refine((s) => new Set(s).size === s.length, "a signal is listed twice"),
+    /** n-gram next-syscall model: longest n-gram (context of ngramOrder − 1 syscalls). */
+    ngramOrder: z.number().int().min(1).max(16),
+    /** Window novelty: syscalls per window. */
+    noveltyWindow: z.number().int().min(1).max(16),
+    /** Window novelty: windows seen fewer times than this in training count as novel (1: never seen). */
+    noveltyMinCount: positiveInt,
+    /** Score a trace against its program's own profile when the program has at least this many training traces
+     * (traces name their program in strace and collector input); 0 turns per-program profiles off. */
+    minProgramTraces: z.number().int().nonnegative(),
+    /** Cross-fitting folds for the calibration scores (whole sessions per fold). */
+    calibrationFolds: z.number().int().min(2),
+    /** Traces per session when the input has no session boundaries of its own (consecutive traces). */
+    sessionLength: positiveInt,
+    /** Names seen fewer times than this in training encode as the unknown token. */
+    minCount: positiveInt,
+    /** False-positive rate on held-out normal traces that the stored threshold allows. */
+    targetFpr: z.number().gt(0).lt(1),
+    seed: z.number().int(),
+    // The autoencoder signal's settings (used when `signals` includes "autoencoder").
     windowLength: z.number().int().min(2),
     /** Step between training windows; scoring always uses stride 1 so no syscall escapes a window. */
     stride: positiveInt,
@@ -24,20 +52,25 @@ export const modelConfigSchema = z
     epochs: positiveInt,
     /** Epochs without a lower held-out loss before training stops (0: run every epoch). */
     patience: z.number().int().nonnegative(),
-    /** Names seen fewer times than this in training encode as the unknown token. */
-    minCount: positiveInt,
-    /** Share of the normal training traces (whole traces) held out for early stopping and the threshold. */
+    /** Share of the autoencoder's training traces (whole traces) held out for its early stopping. */
     heldOutFraction: z.number().gt(0).lt(1),
-    /** False-positive rate on held-out normal traces that the stored threshold allows. */
-    targetFpr: z.number().gt(0).lt(1),
-    seed: z.number().int(),
     ...scoringConfigShape,
   })
   .strict();
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
 
-/** The best configuration of the default search on ADFA-LD (docs/syscalls.md, "Results"). */
+/** The detector the experiments chose (docs/syscalls.md, "Choosing the default"). */
 export const DEFAULT_MODEL_CONFIG: ModelConfig = {
+  signals: ["ngram", "novelty", "repertoire"],
+  ngramOrder: 8,
+  noveltyWindow: 10,
+  noveltyMinCount: 1,
+  minProgramTraces: 5,
+  calibrationFolds: 5,
+  sessionLength: 20,
+  minCount: 1,
+  targetFpr: 0.01,
+  seed: 1,
   windowLength: 7,
   stride: 1,
   embeddingDim: 16,
@@ -47,10 +80,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
   batchSize: 512,
   epochs: 4,
   patience: 2,
-  minCount: 3,
   heldOutFraction: 0.2,
-  targetFpr: 0.05,
-  seed: 1,
   ...DEFAULT_SCORING,
 };
 
@@ -85,7 +115,9 @@ export async function readModelConfig(file: string): Promise<ModelConfig> {
   // A results row or a model's metadata can be passed back as a config: take its `config` object.
   const value = isObject(raw) && isObject(raw.config) ? raw.config : raw;
   if (!isObject(value)) throw new InputError("the model config must be a JSON object", { file });
-  return resolveModelConfig(value, file);
+  // A config file may say what it is for.
+  const { description: _description, ...keys } = value;
+  return resolveModelConfig(keys, file);
 }
 
 export async function readSearchConfig(file: string): Promise<SearchConfig> {
@@ -94,19 +126,51 @@ export async function readSearchConfig(file: string): Promise<SearchConfig> {
   return parsed.data;
 }
 
-/** Stable identity of a configuration: finished configurations of a resumed search are found by it. */
-export function configHash(config: ModelConfig): string {
-  return createHash("sha256").update(canonicalJson(config)).digest("hex").slice(0, 12);
+/**
+ * The configuration with the settings of signals it does not use reset to their defaults: two configurations that
+ * differ only there train the same detector, so they share one hash (a search runs them once).
+ */
+export function effectiveConfig(config: ModelConfig): ModelConfig {
+  const out: Record<string, unknown> = { ...config };
+  const reset = (keys: readonly (keyof ModelConfig)[]) => {
+    for (const key of keys) out[key] = DEFAULT_MODEL_CONFIG[key];
+  };
+  const uses = (signal: SignalName) => config.signals.includes(signal);
+  if (!uses("ngram")) reset(["ngramOrder"]);
+  if (!uses("novelty")) reset(["noveltyWindow", "noveltyMinCount"]);
+  if (!uses("autoencoder")) reset(AUTOENCODER_KEYS);
+  return out as ModelConfig;
 }
 
-/**
- * Identity of the trained network: the config without the settings applied after training (scoring's post-training
- * keys and the target FPR). Configurations with the same key share one training run.
- */
-export function networkKey(config: ModelConfig): string {
-  const training: Record<string, unknown> = { ...config };
-  for (const key of [...POST_TRAINING_KEYS, "targetFpr"]) delete training[key];
-  return canonicalJson(training);
+/** The autoencoder signal's settings. */
+export const AUTOENCODER_KEYS = [
+  "windowLength",
+  "stride",
+  "embeddingDim",
+  "hiddenLayers",
+  "latentDim",
+  "learningRate",
+  "batchSize",
+  "epochs",
+  "patience",
+  "heldOutFraction",
+  "objective",
+  "noise",
+  "normalisation",
+] as const satisfies readonly (keyof ModelConfig)[];
+
+/** Units of work of one training (see TrainHooks.onProgress): one per fit, plus its autoencoder epochs per fit. */
+export function progressUnits(config: ModelConfig): number {
+  const fits = config.calibrationFolds + 1;
+  return fits * (1 + (config.signals.includes("autoencoder") ? config.epochs : 0));
+}
+
+/** Stable identity of a configuration: finished configurations of a resumed search are found by it. */
+export function configHash(config: ModelConfig): string {
+  return createHash("sha256")
+    .update(canonicalJson(effectiveConfig(config)))
+    .digest("hex")
+    .slice(0, 12);
 }
 
 /** JSON with object keys sorted, so that key order in a config file does not change the hash. */
@@ -154,4 +218,33 @@ function configError(error: z.ZodError, what: string, file?: string): InputError
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const SHORT: Partial<Record<keyof ModelConfig, string>> = {
+  signals: "signals",
+  ngramOrder: "n",
+  noveltyWindow: "w",
+  noveltyMinCount: "minWin",
+  minProgramTraces: "minProg",
+  windowLength: "aeWin",
+  embeddingDim: "emb",
+  hiddenLayers: "hidden",
+  latentDim: "z",
+  learningRate: "lr",
+  batchSize: "batch",
+  epochs: "epochs",
+  objective: "obj",
+  noise: "noise",
+  normalisation: "norm",
+};
+
+/** A compact label from the keys a search varies. */
+export function configLabel(config: ModelConfig, keys: readonly (keyof ModelConfig)[]): string {
+  if (keys.length === 0) return "default";
+  return keys
+    .map((k) => {
+      const v = config[k];
+      return `${SHORT[k] ?? k}=${Array.isArray(v) ? v.join("+") || "none" : String(v)}`;
+    })
+    .join(" ");
 }

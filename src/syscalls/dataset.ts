@@ -16,6 +16,10 @@ export interface TraceSet {
   ids: string[];
   /** Attack family per trace (ADFA-LD `Attack_Data_Master/<Type>_<k>/`), null elsewhere. */
   attackTypes: (string | null)[];
+  /** The program each trace ran, when its input names it. */
+  programs: (string | null)[];
+  /** The file each trace came from (traces of one file are consecutive, in order of appearance). */
+  sources: string[];
 }
 
 export function toTraceSet(traces: readonly Trace[], shared = false): TraceSet {
@@ -44,6 +48,8 @@ export function toTraceSet(traces: readonly Trace[], shared = false): TraceSet {
     offsets,
     ids: traces.map((t) => t.id),
     attackTypes: traces.map((t) => t.attackType ?? null),
+    programs: traces.map((t) => t.program ?? null),
+    sources: traces.map((t) => t.source),
   };
 }
 
@@ -80,6 +86,8 @@ export function subset(set: TraceSet, indexes: readonly number[]): TraceSet {
     offsets,
     ids: indexes.map((i) => set.ids[i]),
     attackTypes: indexes.map((i) => set.attackTypes[i]),
+    programs: indexes.map((i) => set.programs[i]),
+    sources: indexes.map((i) => set.sources[i]),
   };
 }
 
@@ -117,6 +125,16 @@ export function splitByTrace(
   const heldOut: number[] = [];
   for (let i = 0; i < traces; i++) (held.has(i) ? heldOut : fit).push(i);
   return { fit, heldOut };
+}
+
+/** Trace i encoded with `vocabulary`. */
+export function encodeTrace(set: TraceSet, i: number, toModel: Int32Array): Int32Array {
+  return Int32Array.from(set.tokens.subarray(set.offsets[i], set.offsets[i + 1]), (id) => toModel[id]);
+}
+
+/** The vocabulary id of each of the set's names (`set.names[k]` → `toModel[k]`). */
+export function vocabularyMap(set: TraceSet, vocabulary: Vocabulary): Int32Array {
+  return Int32Array.from(set.names, (name) => vocabulary.indexOf(name));
 }
 
 /** Names per trace, for fitting a vocabulary without materialising every trace's names at once. */

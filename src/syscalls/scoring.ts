@@ -9,41 +9,22 @@
  * - noise: share of input positions hidden while training (denoising).
  * - normalisation "token": each position's loss minus the mean loss of its syscall on held-out normal windows, so that
  *   rare-but-normal syscalls stop dominating the score.
- * - aggregation: window scores → trace score (mean, median, max, top-F).
+ *
+ * A trace's autoencoder signal is the mean of its window scores (ProcessScorer): the mean beats max and top-k
+ * aggregations on ADFA-LD, where the highest window losses come from rare but normal syscalls.
  */
 import { z } from "zod";
 import { UsageError } from "../core/errors.ts";
-import {
-  type AutoencoderConfig,
-  reconstructionLosses,
-  type TrainedAutoencoder,
-} from "../models/autoencoder.ts";
-import {
-  aggregateSequences,
-  fitTokenBaseline,
-  normalisedWindowScores,
-  parseAggregation,
-} from "../models/sequence-scores.ts";
+import type { AutoencoderConfig, TrainedAutoencoder } from "../models/autoencoder.ts";
+import { fitTokenBaseline, normalisedWindowScores } from "../models/sequence-scores.ts";
+import { autoencoderModule } from "./autoencoder-module.ts";
 import type { ModelConfig } from "./config.ts";
-
-const aggregation = z.string().refine((text) => {
-  try {
-    parseAggregation(text);
-    return true;
-  } catch {
-    return false;
-  }
-}, "aggregation must be mean, median, max or top-F with 0 < F ≤ 1");
 
 export const scoringConfigShape = {
   objective: z.enum(["masked-center", "reconstruction"]),
   noise: z.number().min(0).lt(1),
-  aggregation,
   normalisation: z.enum(["none", "token"]),
 };
-/** Scoring settings that do not change the network: a search trains once for all their values. */
-export const POST_TRAINING_KEYS = ["aggregation", "normalisation"] as const;
-
 export type ScoringConfig = {
   [K in keyof typeof scoringConfigShape]: z.infer<(typeof scoringConfigShape)[K]>;
 };
@@ -51,13 +32,11 @@ export type ScoringConfig = {
 export const DEFAULT_SCORING: ScoringConfig = {
   objective: "masked-center",
   noise: 0.2,
-  aggregation: "top-0.5",
   normalisation: "none",
 };
 
 /** What scoring learned from held-out normal data, stored with the model. */
 export const scoringStateSchema = z.object({
-  aggregation,
   normalisation: z.enum(["none", "token"]),
   /** Per-token mean held-out loss (normalisation "token"), indexed by model token id. */
   tokenMean: z.array(z.number()).nullable(),
@@ -95,13 +74,12 @@ export function fitScoring(
   heldOut: Int32Array,
 ): ScoringState {
   if (config.normalisation === "none") {
-    return { aggregation: config.aggregation, normalisation: "none", tokenMean: null };
+    return { normalisation: "none", tokenMean: null };
   }
   if (heldOut.length === 0) throw new UsageError('normalisation "token" needs held-out windows');
-  const losses = reconstructionLosses(network, heldOut);
+  const losses = autoencoderModule().reconstructionLosses(network, heldOut);
   const baseline = fitTokenBaseline(heldOut, losses.positions, network.config.vocabSize);
   return {
-    aggregation: config.aggregation,
     normalisation: "token",
     tokenMean: Array.from(baseline.tokenMean),
   };
@@ -113,19 +91,10 @@ export function scoreWindows(
   state: ScoringState,
   windows: Int32Array,
 ): Float32Array {
-  const losses = reconstructionLosses(network, windows);
+  const losses = autoencoderModule().reconstructionLosses(network, windows);
   if (state.tokenMean === null) return losses.windows;
   const baseline = { globalMean: 0, tokenMean: Float64Array.from(state.tokenMean) };
   return normalisedWindowScores(windows, losses.positions, network.config.windowLength, baseline);
-}
-
-/** Trace scores from window scores; trace i owns windows [offsets[i], offsets[i+1]) and must have at least one. */
-export function scoreTraces(
-  windowScores: Float32Array,
-  offsets: Int32Array,
-  state: ScoringState,
-): Float64Array {
-  return aggregateSequences(windowScores, offsets, parseAggregation(state.aggregation));
 }
 
 /** Checks a loaded scoring state against the network it goes with; returns a reason when they do not fit. */

@@ -1,31 +1,35 @@
 import { createHash } from "node:crypto";
 import { copyFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DIRECTORY_BINARY_FILE, DIRECTORY_METADATA_FILE } from "../core/artifact.ts";
 import { csvLine } from "../core/csv.ts";
 import { InputError, UsageError } from "../core/errors.ts";
 import { expandGrid, selectBest } from "../core/grid.ts";
+import { rocAuc } from "../core/metrics.ts";
 import { runPool, siblingModule } from "../core/pool.ts";
 import {
   configHash,
   DEFAULT_MODEL_CONFIG,
   MODEL_CONFIG_KEYS,
   type ModelConfig,
-  networkKey,
+  progressUnits,
   resolveModelConfig,
   type SearchConfig,
+  type SignalName,
 } from "./config.ts";
 import { type TraceSet, traceCount } from "./dataset.ts";
-import type { SyscallEvaluation } from "./evaluate.ts";
+import { labelled, type RankingMetrics, type SyscallEvaluation } from "./evaluate.ts";
 import { writeModelDirectory } from "./model.ts";
 import type { SearchOutcome, SearchTask } from "./search-worker.ts";
+import { sessionsOf } from "./sessions.ts";
 
 /**
  * The grid search of `syscalls search`: every configuration trains on the normal training traces and is scored on
- * validation normal vs attack traces, in parallel on a worker pool. Results land in RESULTS_DIR as each finishes:
+ * validation normal vs attack traces, in parallel on a worker pool (one configuration per task). Results land in
+ * RESULTS_DIR as each finishes:
  *
  *   results.json / results.csv   one row per configuration (rewritten after every result)
- *   runs/<hash>/                 that configuration's model directory and run.json (loss history, trace scores)
+ *   runs/<hash>/                 that configuration's model directory and run.json (trace scores per signal, losses)
  *   best/                        the model directory of the best configuration so far (validation ROC AUC)
  *
  * A configuration is keyed by a hash of its resolved settings; a rerun on the same directory skips those with a
@@ -47,14 +51,16 @@ export interface SearchRow {
   detectionRateAt1Fpr: number | null;
   detectionRateAt5Fpr: number | null;
   threshold: number | null;
-  /** FPR and detection rate on validation at the threshold chosen on held-out training traces. */
+  /** FPR and detection rate on validation at the threshold calibrated on held-out training sessions. */
   fprAtThreshold: number | null;
   detectionRateAtThreshold: number | null;
+  /** The FPR training promised at the threshold (held-out training sessions). */
+  expectedFpr: number | null;
+  /** Validation ROC AUC of each signal on its own. */
+  signalRocAuc: Partial<Record<SignalName, number>>;
   trainSeconds: number | null;
   evaluateSeconds: number | null;
   epochsRun: number | null;
-  bestEpoch: number | null;
-  heldOutLoss: number | null;
   error?: string;
 }
 
@@ -64,8 +70,10 @@ export interface RunRecord {
   history: { epoch: number; trainLoss: number; validLoss: number | null; ms: number }[];
   normalScores: number[];
   attackScores: number[];
+  /** Each signal's raw trace scores, normal then attack. */
+  signalScores: Partial<Record<SignalName, { normal: number[]; attack: number[] }>>;
   attackTypes: (string | null)[];
-  unknownSyscalls?: SyscallEvaluation["unknownSyscalls"];
+  evaluation: SyscallEvaluation;
 }
 
 interface ResultsFile {
@@ -89,6 +97,20 @@ export interface SearchResult {
   best: SearchRow;
   skipped: number;
   configurations: ModelConfig[];
+  heldOut: HeldOutEstimate | null;
+}
+
+/**
+ * The best configuration's validation ROC AUC is a selection score: it was picked as the maximum over the grid on
+ * the same traces, so it is optimistic. The held-out estimate splits the validation traces in two halves (normal
+ * traces by alternate sessions, attack traces by alternate attack runs, i.e. source folders), picks the best
+ * configuration on one half, measures it on the other, and averages both directions.
+ */
+export interface HeldOutEstimate {
+  rocAuc: number;
+  /** Per direction: the configuration chosen on one half and its ROC AUC on the other. */
+  halves: { chosen: string; selectionRocAuc: number; heldOutRocAuc: number }[];
+  method: string;
 }
 
 /** The configurations of a search: defaults, then `base`, then each point of the `space` grid; duplicates dropped. */
@@ -131,23 +153,19 @@ export async function runSearch(
   );
   await mkdir(join(outDir, "runs"), { recursive: true });
 
-  // Configurations that differ only in post-training settings share one network: one task trains it once.
-  const groups = new Map<string, ModelConfig[]>();
-  for (const config of pending) {
-    const key = networkKey(config);
-    groups.set(key, [...(groups.get(key) ?? []), config]);
-  }
   const epochsDone = new Int32Array(new SharedArrayBuffer(4));
-  const tasks: SearchTask[] = [...groups.values()].map((configs) => ({
-    configs: configs.map((config) => ({ hash: configHash(config), config })),
+  const tasks: SearchTask[] = pending.map((config) => ({
+    hash: configHash(config),
+    config,
     inputs: [...data.inputs.train],
     train: data.train,
     validation: data.validation,
     attack: data.attack,
     epochsDone,
   }));
-  options.onStage?.(`${tasks.length} network(s) to train for ${pending.length} configuration(s)`);
-  const epochsTotal = tasks.reduce((n, t) => n + t.configs[0].config.epochs, 0);
+  options.onStage?.(`${tasks.length} configuration(s) to train`);
+  // Progress counts fits: calibration folds plus the final fit per configuration (and autoencoder epochs within).
+  const epochsTotal = tasks.reduce((n, t) => n + progressUnits(t.config), 0);
   const timer = setInterval(() => options.onProgress?.(Atomics.load(epochsDone, 0), epochsTotal), 500);
   // Results are written one at a time, in completion order, so files never interleave.
   let writes: Promise<void> = Promise.resolve();
@@ -160,10 +178,11 @@ export async function runSearch(
       const record: RunRecord = {
         hash: outcome.hash,
         history: outcome.training.history,
-        normalScores: Array.from(outcome.normalScores),
-        attackScores: Array.from(outcome.attackScores),
+        normalScores: outcome.normalScores,
+        attackScores: outcome.attackScores,
+        signalScores: outcome.signalScores,
         attackTypes: data.attack.attackTypes,
-        unknownSyscalls: outcome.evaluation.unknownSyscalls,
+        evaluation: outcome.evaluation,
       };
       await writeAtomically(join(runDir, "run.json"), JSON.stringify(record));
     }
@@ -177,12 +196,10 @@ export async function runSearch(
   };
   try {
     if (tasks.length > 0)
-      await runPool<SearchTask, SearchOutcome[]>(siblingModule(import.meta.url, "search-worker"), tasks, {
+      await runPool<SearchTask, SearchOutcome>(siblingModule(import.meta.url, "search-worker"), tasks, {
         workers: options.workers,
-        onResult: (outcomes, index) => {
-          outcomes.forEach((outcome, k) => {
-            writes = writes.then(() => save(outcome, tasks[index].configs[k].config));
-          });
+        onResult: (outcome, index) => {
+          writes = writes.then(() => save(outcome, tasks[index].config));
         },
       });
     await writes;
@@ -199,7 +216,70 @@ export async function runSearch(
     throw new InputError(`every configuration failed: ${reasons}`);
   }
   await copyModel(join(outDir, "runs", best.hash), join(outDir, "best"));
-  return { rows: ordered, best, skipped, configurations };
+  const records = new Map<string, RunRecord>();
+  for (const row of ordered)
+    if (row.status === "ok") records.set(row.hash, await readRunRecord(outDir, row.hash));
+  const heldOut = heldOutEstimate(
+    ordered,
+    records,
+    data,
+    search.base.sessionLength ?? DEFAULT_MODEL_CONFIG.sessionLength,
+  );
+  return { rows: ordered, best, skipped, configurations, heldOut };
+}
+
+/** See HeldOutEstimate. Null when a half lacks normal or attack traces. */
+export function heldOutEstimate(
+  rows: readonly SearchRow[],
+  records: ReadonlyMap<string, RunRecord>,
+  data: SearchData,
+  sessionLength: number,
+): HeldOutEstimate | null {
+  const ok = rows.filter((r) => r.status === "ok" && records.has(r.hash));
+  if (ok.length === 0) return null;
+  const normalHalf = alternate(sessionsOf(data.validation.sources, sessionLength));
+  const attackHalf = alternate(data.attack.sources.map((s) => dirname(s)));
+  const aucOn = (record: RunRecord, half: number): number => {
+    const n = record.normalScores.filter((_, i) => normalHalf[i] === half);
+    const a = record.attackScores.filter((_, i) => attackHalf[i] === half);
+    if (n.length === 0 || a.length === 0) return Number.NaN;
+    const { y, scores } = labelled(n, a);
+    return rocAuc(y, scores);
+  };
+  const halves: HeldOutEstimate["halves"] = [];
+  for (const [select, measure] of [
+    [0, 1],
+    [1, 0],
+  ]) {
+    let chosen: SearchRow | undefined;
+    let best = Number.NEGATIVE_INFINITY;
+    for (const row of ok) {
+      const auc = aucOn(records.get(row.hash)!, select);
+      if (auc > best) {
+        best = auc;
+        chosen = row;
+      }
+    }
+    if (chosen === undefined || !Number.isFinite(best)) return null;
+    const measured = aucOn(records.get(chosen.hash)!, measure);
+    if (!Number.isFinite(measured)) return null;
+    halves.push({ chosen: chosen.hash, selectionRocAuc: best, heldOutRocAuc: measured });
+  }
+  return {
+    rocAuc: (halves[0].heldOutRocAuc + halves[1].heldOutRocAuc) / 2,
+    halves,
+    method: `validation traces split in two halves (normal: alternate sessions of ${sessionLength} consecutive traces; attack: alternate source folders); best configuration chosen on one half, measured on the other; mean of both directions`,
+  };
+}
+
+/** 0/1 per item, alternating over the distinct keys in order of first appearance. */
+function alternate(keys: readonly string[]): Uint8Array {
+  const index = new Map<string, number>();
+  return Uint8Array.from(keys, (key) => {
+    let k = index.get(key);
+    if (k === undefined) index.set(key, (k = index.size));
+    return k % 2;
+  });
 }
 
 function toRow(outcome: SearchOutcome, config: ModelConfig): SearchRow {
@@ -211,16 +291,18 @@ function toRow(outcome: SearchOutcome, config: ModelConfig): SearchRow {
     threshold: null,
     fprAtThreshold: null,
     detectionRateAtThreshold: null,
+    expectedFpr: null,
+    signalRocAuc: {},
     trainSeconds: null,
     evaluateSeconds: null,
     epochsRun: null,
-    bestEpoch: null,
-    heldOutLoss: null,
   };
   if (outcome.status === "failed")
     return { hash: outcome.hash, status: "failed", config, ...empty, error: outcome.error };
   const e = outcome.evaluation;
-  const t = outcome.training;
+  const signalRocAuc: Partial<Record<SignalName, number>> = {};
+  for (const [signal, m] of Object.entries(e.signals) as [SignalName, RankingMetrics][])
+    signalRocAuc[signal] = m.rocAuc;
   return {
     hash: outcome.hash,
     status: "ok",
@@ -232,11 +314,11 @@ function toRow(outcome: SearchOutcome, config: ModelConfig): SearchRow {
     threshold: e.threshold,
     fprAtThreshold: e.fprAtThreshold,
     detectionRateAtThreshold: e.detectionRateAtThreshold,
-    trainSeconds: t.trainSeconds,
+    expectedFpr: e.expectedFpr.rate,
+    signalRocAuc,
+    trainSeconds: outcome.training.trainSeconds,
     evaluateSeconds: outcome.evaluateSeconds,
-    epochsRun: t.epochs,
-    bestEpoch: t.bestEpoch,
-    heldOutLoss: t.heldOutLoss,
+    epochsRun: outcome.training.history.length,
   };
 }
 
@@ -337,15 +419,22 @@ export const CSV_METRICS = [
   "threshold",
   "fprAtThreshold",
   "detectionRateAtThreshold",
+  "expectedFpr",
   "trainSeconds",
   "evaluateSeconds",
   "epochsRun",
-  "bestEpoch",
-  "heldOutLoss",
 ] as const;
 
 export function resultsCsv(rows: readonly SearchRow[]): string {
-  const header = ["hash", "status", ...MODEL_CONFIG_KEYS, ...CSV_METRICS, "error"];
+  const signals = [...new Set(rows.flatMap((r) => Object.keys(r.signalRocAuc)))].sort() as SignalName[];
+  const header = [
+    "hash",
+    "status",
+    ...MODEL_CONFIG_KEYS,
+    ...CSV_METRICS,
+    ...signals.map((s) => `rocAuc_${s}`),
+    "error",
+  ];
   const lines = rows.map((r) =>
     csvLine([
       r.hash,
@@ -355,6 +444,7 @@ export function resultsCsv(rows: readonly SearchRow[]): string {
         return Array.isArray(v) ? v.join("-") : v;
       }),
       ...CSV_METRICS.map((k) => r[k] ?? ""),
+      ...signals.map((s) => r.signalRocAuc[s] ?? ""),
       r.error ?? "",
     ]),
   );

@@ -116,3 +116,13 @@ export function loadSyscallTable(arch: Arch): Promise<SyscallTable> {
   }
   return table;
 }
+
+let known: Promise<Set<string>> | undefined;
+
+/** Every syscall name of every shipped table: what a trace's names are checked against. */
+export function knownSyscallNames(): Promise<Set<string>> {
+  known ??= Promise.all(ARCHES.map(loadSyscallTable)).then(
+    (tables) => new Set(tables.flatMap((table) => table.entries().map(([, name]) => name))),
+  );
+  return known;
+}

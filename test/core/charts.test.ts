@@ -202,6 +202,28 @@ describe("chart builders render to SVG and PNG", () => {
     assert.equal(noErrors.layer.length, 1);
   });
 
+  it("horizontal bars show long labels whole: configurations that differ at the end stay apart", async () => {
+    const names = [
+      "3f2a1c signals=ngram+novelty+repertoire n=8 w=10 aeWin=7",
+      "3f2a1d signals=ngram+novelty+repertoire n=8 w=10 aeWin=11",
+    ];
+    const svg = await assertRenders(
+      barSpec(
+        names.map((name, i) => ({ name, value: 0.8 + i / 100 })),
+        { title: "Validation ROC AUC", horizontal: true },
+      ),
+      names,
+    );
+    assert.doesNotMatch(svg, /…/, "no label cut short");
+  });
+
+  it("a line series of one point (one epoch) is drawn as a point", async () => {
+    const svg = await assertRenders(lineSpec([{ name: "one epoch", x: [1], y: [0.5] }], { title: "Loss" }), [
+      "one epoch",
+    ]);
+    assert.match(svg, /class="mark-symbol role-mark /, "a point mark for the data, not only the legend's");
+  });
+
   it("line series, linear and log y", async () => {
     const series = [
       { name: "lr=0.001", x: [1, 2, 3, 4], y: [0.9, 0.5, 0.3, 0.25] },

@@ -83,8 +83,21 @@ test("same seed gives identical training; another seed does not", async () => {
     model.history.map((h) => [h.trainLoss, h.validLoss]),
   );
   assert.deepEqual(windowLosses(again, valid), windowLosses(model, valid));
-  const other = await trainAutoencoder(train, valid, { ...config, seed: 8, epochs: 2 });
+  const progress: number[] = [];
+  const other = await trainAutoencoder(train, valid, { ...config, seed: 8, epochs: 2 }, undefined, (e) =>
+    progress.push(e),
+  );
   assert.notDeepEqual(other.history[0].trainLoss, model.history[0].trainLoss);
+  // Progress within each epoch, batch by batch, rising to the number of epochs.
+  assert.ok(
+    progress.some((e) => e > 0 && e < 1),
+    "fractions within the first epoch",
+  );
+  assert.deepEqual(
+    [...progress].sort((a, b) => a - b),
+    progress,
+  );
+  assert.equal(progress.at(-1), 2);
   disposeAutoencoder(again);
   disposeAutoencoder(other);
 });

@@ -18,7 +18,7 @@ import { withTempDir } from "./traces/helpers.ts";
 
 const search: SearchConfig = {
   base: TINY_CONFIG,
-  space: { latentDim: [4], aggregation: ["mean", "max"] },
+  space: { signals: [["ngram", "repertoire"], ["novelty"]], ngramOrder: [4] },
 };
 
 async function load(dir: string): Promise<SearchData> {
@@ -40,16 +40,20 @@ describe("syscall grid search", () => {
     });
   });
 
-  test("configuration hashes ignore key order; the grid is expanded over the defaults", () => {
-    const a = resolveModelConfig({ latentDim: 4, windowLength: 5 });
-    const b = resolveModelConfig({ windowLength: 5, latentDim: 4 });
+  test("configuration hashes ignore key order and the settings of signals not used", () => {
+    const a = resolveModelConfig({ ngramOrder: 4, noveltyWindow: 5 });
+    const b = resolveModelConfig({ noveltyWindow: 5, ngramOrder: 4 });
     assert.equal(configHash(a), configHash(b));
-    assert.notEqual(configHash(a), configHash({ ...a, aggregation: "max" }));
-    const configs = searchConfigurations(search);
-    assert.equal(configs.length, 2);
+    assert.notEqual(configHash(a), configHash({ ...a, ngramOrder: 5 }));
+    // Without the autoencoder signal its settings do not change the detector.
+    assert.equal(configHash(a), configHash({ ...a, latentDim: 99 }));
+    const configs = searchConfigurations({
+      base: {},
+      space: { signals: [["ngram"], ["novelty"]], ngramOrder: [3, 5] },
+    });
     assert.deepEqual(
-      configs.map((c) => c.aggregation),
-      ["mean", "max"],
+      configs.map((c) => `${c.signals.join("+")}:${c.ngramOrder}`),
+      ["ngram:3", "ngram:5", "novelty:3"],
     );
     assert.throws(() => searchConfigurations({ base: {}, space: { windowLength: [1] } }), /windowLength/);
   });
@@ -65,7 +69,8 @@ describe("syscall grid search", () => {
       assert.equal(first.skipped, 0);
       assert.equal(first.rows.length, 2);
       assert.ok(first.rows.every((r) => r.status === "ok" && r.rocAuc !== null));
-      assert.ok(stages.includes("1 network(s) to train for 2 configuration(s)"), stages.join("\n"));
+      assert.ok(stages.includes("2 configuration(s) to train"), stages.join("\n"));
+      assert.ok(first.heldOut !== null && first.heldOut.halves.length === 2);
       const modelFile = join(out, "runs", first.rows[0].hash, "model.json");
       const writtenAt = (await stat(modelFile)).mtimeMs;
 
@@ -76,27 +81,27 @@ describe("syscall grid search", () => {
         onStage: (m) => stages.push(m),
       });
       assert.equal(second.skipped, 2);
-      assert.ok(stages.includes("0 network(s) to train for 0 configuration(s)"), stages.join("\n"));
+      assert.ok(stages.includes("0 configuration(s) to train"), stages.join("\n"));
       assert.equal((await stat(modelFile)).mtimeMs, writtenAt);
       assert.deepEqual(second.rows, first.rows);
       assert.equal(second.best.hash, first.best.hash);
 
-      const wider: SearchConfig = { ...search, space: { ...search.space, latentDim: [4, 6] } };
+      const wider: SearchConfig = { ...search, space: { ...search.space, ngramOrder: [4, 6] } };
       const third = await runSearch(data, wider, { outDir: out, workers: 1 });
       assert.equal(third.skipped, 2);
-      assert.equal(third.rows.length, 4);
+      assert.equal(third.rows.length, 3, "novelty alone ignores ngramOrder");
       const results = JSON.parse(await readFile(join(out, "results.json"), "utf8"));
-      assert.equal(results.rows.length, 4);
+      assert.equal(results.rows.length, 3);
       const csv = (await readFile(join(out, "results.csv"), "utf8")).trim().split("\n");
-      assert.equal(csv.length, 5);
-      assert.ok(csv[0].startsWith("hash,status,windowLength,"));
+      assert.equal(csv.length, 4);
+      assert.ok(csv[0].startsWith("hash,status,signals,ngramOrder,"));
       await stat(join(out, "best", "weights.bin"));
     });
   });
 
   test("refuses to resume on other input traces", async () => {
     await withTempDir(async (out) => {
-      await runSearch(data, { ...search, space: { aggregation: ["mean"] } }, { outDir: out, workers: 1 });
+      await runSearch(data, { ...search, space: { signals: [["novelty"]] } }, { outDir: out, workers: 1 });
       const fewer = {
         ...data,
         validation: { ...data.validation, ids: data.validation.ids.map((id) => `${id}x`) },
@@ -109,8 +114,8 @@ describe("syscall grid search", () => {
   });
 });
 
-test("the default model config is the default search's best configuration", async () => {
+test("the default search covers the shipped default: 17 distinct detectors", async () => {
   const configs = searchConfigurations(await readSearchConfig(DEFAULT_SEARCH_FILE));
-  assert.equal(configs.length, 24);
+  assert.equal(configs.length, 17);
   assert.ok(configs.some((c) => configHash(c) === configHash(DEFAULT_MODEL_CONFIG)));
 });

@@ -65,8 +65,12 @@ export async function writeSyntheticTraces(
   return data;
 }
 
-/** A model config that trains in about a second on the synthetic traces. */
+/**
+ * A detector config for the synthetic sets: sessions of 4 traces (so 40 training traces make 10 sessions), and an
+ * autoencoder that trains in about a second when a test adds it to the signals.
+ */
 export const TINY_CONFIG = {
+  sessionLength: 4,
   windowLength: 5,
   embeddingDim: 4,
   hiddenLayers: [16],
@@ -75,4 +79,10 @@ export const TINY_CONFIG = {
   epochs: 2,
   learningRate: 0.01,
   heldOutFraction: 0.25,
+};
+
+/** TINY_CONFIG with the autoencoder as a fourth signal. */
+export const TINY_AUTOENCODER_CONFIG = {
+  ...TINY_CONFIG,
+  signals: ["ngram", "novelty", "repertoire", "autoencoder"],
 };

@@ -1,7 +1,7 @@
 import { InputError } from "../../core/errors.ts";
 import type { SyscallTable } from "../tables.ts";
 import { forEachToken } from "./tokens.ts";
-import { type LineParser, makeTrace, type ParseContext } from "./trace.ts";
+import type { LineParser, ParseContext } from "./trace.ts";
 
 /**
  * ADFA-LD traces: syscall numbers separated by whitespace (the data set has one line per file with a trailing space
@@ -47,6 +47,8 @@ export class AdfaParser implements LineParser {
   }
 
   end(): void {
-    this.context.emit(makeTrace(this.context, this.context.id, this.names));
+    const sink = this.context.open();
+    for (const name of this.names) sink.push(name);
+    sink.end(this.context.id);
   }
 }

@@ -1,10 +1,11 @@
 import { stat } from "node:fs/promises";
-import { basename, relative, resolve, sep } from "node:path";
+import { basename, dirname, relative, resolve, sep } from "node:path";
 import { InputError } from "../../core/errors.ts";
 import { expandInputs } from "../../core/inputs.ts";
 import { scanTextLines, type TextLineVisitor } from "../../core/lines.ts";
-import { type Arch, loadSyscallTable, type SyscallTable } from "../tables.ts";
+import { type Arch, knownSyscallNames, loadSyscallTable, type SyscallTable } from "../tables.ts";
 import { AdfaParser } from "./adfa.ts";
+import { CollectorParser } from "./collector.ts";
 import { AutoParser } from "./detect.ts";
 import { NamesParser } from "./names.ts";
 import { StraceParser } from "./strace.ts";
@@ -14,6 +15,7 @@ import {
   type ParseContext,
   type ReadStats,
   type Trace,
+  TraceCollector,
   type TraceFormat,
 } from "./trace.ts";
 
@@ -52,6 +54,7 @@ export async function forEachTrace(
   const seen = new Set<string>();
   const files = await listTraceFiles(inputs, options.accept ?? ((name) => !name.startsWith(".")));
 
+  const knownNames = await knownSyscallNames();
   for (const { file, id } of files) {
     const context: ParseContext = {
       file,
@@ -59,26 +62,48 @@ export async function forEachTrace(
       attackType: attackTypeOf(file),
       skipInvalid: options.skipInvalid ?? false,
       stats,
-      emit(trace) {
-        if (seen.has(trace.id))
-          throw new InputError(`two inputs give the same trace id ${trace.id}`, { file });
-        seen.add(trace.id);
-        stats.traces++;
-        stats.syscalls += trace.names.length;
-        visit(trace);
-      },
+      knownNames,
+      open: () =>
+        new TraceCollector((trace) => {
+          if (seen.has(trace.id))
+            throw new InputError(`two inputs give the same trace id ${trace.id}`, { file });
+          seen.add(trace.id);
+          stats.traces++;
+          stats.syscalls += trace.names.length;
+          visit(trace);
+        }, context),
     };
-    const make = (chosen: TraceFormat): LineParser => {
-      stats.formats[chosen]++;
-      if (chosen === "adfa") return new AdfaParser(context, table!);
-      return chosen === "names" ? new NamesParser(context) : new StraceParser(context);
-    };
-    const parser = format === "auto" ? new AutoParser(context, make) : make(format);
+    const parser = makeParser(format, context, table, stats);
     stats.files++;
     await scanFile(file, (text, start, end, lineNumber) => parser.line(text, start, end, lineNumber));
     parser.end();
   }
   return stats;
+}
+
+/** The parser for `format` ("auto": decided on the first meaningful line); counts the chosen format in `stats`. */
+export function makeParser(
+  format: TraceFormat | "auto",
+  context: ParseContext,
+  table: SyscallTable | undefined,
+  stats: ReadStats,
+): LineParser {
+  const make = (chosen: TraceFormat): LineParser => {
+    stats.formats[chosen]++;
+    switch (chosen) {
+      case "adfa":
+        if (table === undefined)
+          throw new InputError("numeric traces need a syscall table", { file: context.file });
+        return new AdfaParser(context, table);
+      case "names":
+        return new NamesParser(context);
+      case "strace":
+        return new StraceParser(context);
+      case "collector":
+        return new CollectorParser(context);
+    }
+  };
+  return format === "auto" ? new AutoParser(context, make) : make(format);
 }
 
 /** The files below `inputs` with their trace ids (see forEachTrace). */
@@ -129,12 +154,11 @@ export async function readTraces(
 }
 
 /**
- * The ADFA-LD attack family of a file under `Attack_Data_Master/<Type>_<k>/`: `<Type>` without the run number
- * (`Hydra_FTP_3` → `Hydra_FTP`), so that the six runs of an attack share one label. Undefined elsewhere.
+ * The attack family of a file in a `<Type>_<k>/` folder (ADFA-LD's `Attack_Data_Master/Hydra_FTP_3/…`, or any
+ * folder named so): `<Type>` without the run number (`Hydra_FTP_3` → `Hydra_FTP`), so that the runs of an attack
+ * share one label. Undefined when the file's folder is not named that way.
  */
 export function attackTypeOf(file: string): string | undefined {
-  const parts = resolve(file).split(/[\\/]/);
-  const at = parts.lastIndexOf("Attack_Data_Master");
-  if (at < 0 || at + 2 >= parts.length) return undefined;
-  return parts[at + 1].replace(/_\d+$/, "");
+  const folder = basename(dirname(resolve(file)));
+  return /^(.+)_\d+$/.exec(folder)?.[1];
 }

@@ -3,22 +3,73 @@ import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { describe, it } from "node:test";
 import { InputError } from "../../../src/core/errors.ts";
+import { knownSyscallNames } from "../../../src/syscalls/tables.ts";
 import { detectFormat } from "../../../src/syscalls/traces/detect.ts";
 import { attackTypeOf, readTraces } from "../../../src/syscalls/traces/read.ts";
 import { withTempDir, writeTree } from "./helpers.ts";
 
 describe("format detection", () => {
-  it("tells numbers, names and strace lines apart", () => {
-    assert.equal(detectFormat("6 6 63 6 42 120 "), "adfa");
-    assert.equal(detectFormat("openat read close"), "names");
-    assert.equal(detectFormat("read # comment"), "names");
-    assert.equal(detectFormat('openat(AT_FDCWD, "/etc/x", O_RDONLY) = 3'), "strace");
-    assert.equal(detectFormat('1234  openat(AT_FDCWD, "/etc/x", O_RDONLY) = 3'), "strace");
-    assert.equal(detectFormat("[pid  1234] 12:34:56.123456 read(3,  <unfinished ...>"), "strace");
-    assert.equal(detectFormat("     0.000123 [00007f367c5d5ad7] brk(NULL) = 0x55f5f82e4000"), "strace");
-    assert.equal(detectFormat("strace: Process 1234 attached"), "strace");
-    assert.equal(detectFormat("0\trestart_syscall"), undefined);
-    assert.equal(detectFormat("read, write"), undefined);
+  it("tells numbers, names, strace lines and the collector's CSV apart; prose is none of them", async () => {
+    const known = await knownSyscallNames();
+    const detect = (line: string) => detectFormat(line, known);
+    assert.equal(detect("6 6 63 6 42 120 "), "adfa");
+    assert.equal(detect("openat read close"), "names");
+    assert.equal(detect("read # comment"), "names");
+    assert.equal(detect('openat(AT_FDCWD, "/etc/x", O_RDONLY) = 3'), "strace");
+    assert.equal(detect('1234  openat(AT_FDCWD, "/etc/x", O_RDONLY) = 3'), "strace");
+    assert.equal(detect("[pid  1234] 12:34:56.123456 read(3,  <unfinished ...>"), "strace");
+    assert.equal(detect("     0.000123 [00007f367c5d5ad7] brk(NULL) = 0x55f5f82e4000"), "strace");
+    assert.equal(
+      detect("15445 04:20:22.197276 poll([{fd=3, events=POLLIN}], 1, 500 <detached ...>"),
+      "strace",
+    );
+    assert.equal(detect("strace: Process 1234 attached"), "strace");
+    assert.equal(detect("TS,PID,TID,SYSCALL,COMM"), "collector");
+    assert.equal(detect("0\trestart_syscall"), undefined);
+    assert.equal(detect("read, write"), undefined);
+    assert.equal(detect("the quick brown fox jumps over the lazy dog"), undefined);
+    assert.equal(detect("lorem ipsum dolor sit amet"), undefined);
+  });
+
+  it("refuses a names file made mostly of words that are not syscalls, at the first such word", async () => {
+    await withTempDir(async (dir) => {
+      // The first line passes as names (read write open), the rest is prose.
+      await writeTree(dir, {
+        "lorem.txt": "read write open\nlorem ipsum dolor sit amet consectetur adipiscing\n",
+        "ok.txt": "read write frobnicate open close\n",
+      });
+      await assert.rejects(readTraces(join(dir, "lorem.txt")), (error: unknown) => {
+        assert.ok(error instanceof InputError);
+        assert.match(
+          error.message,
+          /lorem\.txt:2: 7 of 10 tokens are not syscall names .*"lorem" at line 2, column 1/,
+        );
+        return true;
+      });
+      // A few unknown names are kept and counted (another kernel's syscalls score as unknown).
+      const { traces, stats } = await readTraces(join(dir, "ok.txt"));
+      assert.deepEqual(traces[0].names, ["read", "write", "frobnicate", "open", "close"]);
+      assert.equal(stats.unrecognisedNames, 1);
+      // Under skipInvalid the prose file is skipped whole, counted and named in a warning.
+      const skipped = await readTraces(dir, { skipInvalid: true });
+      assert.deepEqual(
+        skipped.traces.map((t) => t.id),
+        [`${basename(dir)}/ok.txt`],
+      );
+      assert.equal(skipped.stats.invalidFiles, 1);
+      assert.match(skipped.stats.warnings[0], /lorem\.txt: skipped: 7 of 10 tokens/);
+    });
+  });
+
+  it("skips and counts a file of no known format under skipInvalid, instead of stopping the run", async () => {
+    await withTempDir(async (dir) => {
+      await writeTree(dir, { "a.txt": "3 4 5 ", "notes.md": "The quick brown fox.\n" });
+      await assert.rejects(readTraces(dir), /notes\.md:1: cannot tell the trace format/);
+      const { traces, stats } = await readTraces(dir, { skipInvalid: true });
+      assert.equal(traces.length, 1);
+      assert.equal(stats.invalidFiles, 1);
+      assert.match(stats.warnings[0], /notes\.md:1: skipped: cannot tell the trace format/);
+    });
   });
 
   it("detects per file in a directory and lets the caller force a format", async () => {
@@ -29,7 +80,7 @@ describe("format detection", () => {
         "c.log.strace": '42 read(0, "", 1) = 0\n42 +++ exited with 0 +++\n',
       });
       const { traces, stats } = await readTraces(dir);
-      assert.deepEqual(stats.formats, { adfa: 1, names: 1, strace: 1 });
+      assert.deepEqual(stats.formats, { adfa: 1, names: 1, strace: 1, collector: 0 });
       assert.deepEqual(
         traces.map((t) => [t.id.split("/").slice(1).join("/"), t.names]),
         [
@@ -148,6 +199,10 @@ describe("directories", () => {
       // Reading one run's folder, or one file, still finds the family from the full path.
       const run = await readTraces(join(dir, "Attack_Data_Master", "Hydra_FTP_3"));
       assert.equal(run.traces[0].attackType, "Hydra_FTP");
+      // Any folder named <Type>_<k> gives the type: a user's own attack recordings need no Attack_Data_Master.
+      await writeTree(dir, { "my-attacks/Reverse_Shell_2/a.txt": "3 " });
+      const mine = await readTraces(join(dir, "my-attacks"));
+      assert.equal(mine.traces[0].attackType, "Reverse_Shell");
       const normal = await readTraces(join(dir, "Training_Data_Master"));
       assert.ok(!("attackType" in normal.traces[0]));
     });
@@ -156,6 +211,7 @@ describe("directories", () => {
   it("finds attack types from paths", () => {
     assert.equal(attackTypeOf("/d/Attack_Data_Master/Java_Meterpreter_6/x.txt"), "Java_Meterpreter");
     assert.equal(attackTypeOf("/d/Attack_Data_Master/x.txt"), undefined);
+    assert.equal(attackTypeOf("/srv/recordings/Command_Injection_4/trace.strace"), "Command_Injection");
     assert.equal(attackTypeOf("/d/Validation_Data_Master/UVD-0001.txt"), undefined);
   });
 

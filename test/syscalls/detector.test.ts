@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { resolveModelConfig } from "../../src/syscalls/config.ts";
+import { type TraceSet, toTraceSet, traceCount } from "../../src/syscalls/dataset.ts";
+import {
+  combine,
+  type Detector,
+  disposeCores,
+  type FittedCore,
+  fitDetector,
+  liveMaximum,
+  scoreTrace,
+  Tails,
+} from "../../src/syscalls/detector.ts";
+import { sessionsOf } from "../../src/syscalls/sessions.ts";
+import { readTraces } from "../../src/syscalls/traces/index.ts";
+import { TINY_CONFIG, writeSyntheticTraces } from "./synthetic.ts";
+import { withTempDir } from "./traces/helpers.ts";
+
+/** Calibration: cross-fitting over whole sessions, the threshold at the target rate, its interval and warnings. */
+let normal: TraceSet;
+let attack: TraceSet;
+let fitted: { detector: Detector; folds: FittedCore[]; foldOf: Int32Array };
+
+before(async () => {
+  await withTempDir(async (dir) => {
+    const data = await writeSyntheticTraces(dir, 9, { train: 80, validation: 0, attack: 12 });
+    normal = toTraceSet((await readTraces(data.train)).traces);
+    attack = toTraceSet((await readTraces(data.attack)).traces);
+  });
+  fitted = await fitDetector(normal, resolveModelConfig({ ...TINY_CONFIG, targetFpr: 0.05 }));
+});
+after(() => disposeCores(fitted.folds));
+
+describe("detector calibration", () => {
+  test("each fold holds out whole sessions; its detector was fitted on the other folds only", () => {
+    const sessions = sessionsOf(normal.sources, TINY_CONFIG.sessionLength);
+    const foldOfSession = new Map<string, number>();
+    sessions.forEach((s, i) => {
+      const f = foldOfSession.get(s);
+      if (f !== undefined) assert.equal(f, fitted.foldOf[i], `session ${s} split across folds`);
+      foldOfSession.set(s, fitted.foldOf[i]);
+    });
+    assert.equal(foldOfSession.size, 20);
+    fitted.folds.forEach((core, f) => {
+      const held = fitted.foldOf.filter((x) => x === f).length;
+      assert.equal(core.global.traces, traceCount(normal) - held);
+    });
+    assert.match(
+      fitted.detector.calibration.method.description,
+      /5-fold cross-fitting over 20 sessions of up to 4 consecutive/,
+    );
+  });
+
+  test("threshold: at most the target share of calibration traces at or above it, the lowest such, with its interval", () => {
+    const c = fitted.detector.calibration;
+    const scores = c.scores;
+    const flagged = scores.filter((s) => s >= c.threshold).length;
+    assert.equal(c.expectedFpr.flagged, flagged);
+    assert.equal(c.expectedFpr.traces, 80);
+    assert.ok(flagged / 80 <= 0.05);
+    const next = Math.max(...scores.filter((s) => s < c.threshold));
+    assert.ok(
+      scores.filter((s) => s >= next).length / 80 > 0.05,
+      "a lower threshold would exceed the target",
+    );
+    assert.ok(c.expectedFpr.lower <= c.expectedFpr.rate && c.expectedFpr.rate <= c.expectedFpr.upper);
+    assert.ok(c.expectedFpr.upper > 0.03, "80 traces cannot pin a 5 % rate down tightly");
+  });
+
+  test("warns when calibration data is thin", () => {
+    assert.ok(fitted.detector.calibration.warnings.some((w) => /calibration data is thin/.test(w)));
+  });
+
+  test("the live threshold is calibrated on each process's highest running score, so it is at least the batch one", () => {
+    const c = fitted.detector.calibration;
+    assert.ok(c.liveThreshold >= c.threshold);
+    const tails = new Tails(c);
+    for (let i = 0; i < traceCount(attack); i++) {
+      const final = combine(tails, scoreTrace(fitted.detector, attack, i).signals()).score;
+      assert.ok(liveMaximum(fitted.detector, tails, attack, i) >= final);
+    }
+  });
+
+  test("attack traces (a reverse shell or adduser motif spliced into normal activity) score above the threshold", () => {
+    const tails = new Tails(fitted.detector.calibration);
+    let detected = 0;
+    for (let i = 0; i < traceCount(attack); i++) {
+      const { score } = combine(tails, scoreTrace(fitted.detector, attack, i).signals());
+      if (score >= fitted.detector.calibration.threshold) detected++;
+    }
+    assert.ok(detected >= 10, `${detected} of 12`);
+  });
+});
