@@ -1,19 +1,15 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { csvLine } from "../core/csv.ts";
 import { createProgress } from "../core/progress.ts";
-import { captureBreakdown } from "../network/evaluate.ts";
 import { FLOW_SELECTION_METRICS, type FlowSelectionMetric } from "../network/metrics.ts";
-import {
-  classifyCommand,
-  evaluateCommand,
-  exportCommand,
-  flowsCommand,
-  trainCommand,
-  writeText,
-} from "../network/pipeline.ts";
-import { describeCandidate } from "../network/train.ts";
 import { integer, positiveInteger, positiveNumber } from "./options.ts";
 import { formatTable, percent, printJson } from "./output.ts";
+
+/**
+ * Commands load their modules when they run: `flows` only the capture and flow code, the others the model, report
+ * and worker-pool code too, so that no command pays for what it does not use at start-up.
+ */
+const pipeline = () => import("../network/pipeline.ts");
 
 const INPUT_HELP = "captures (pcap/pcapng), flow CSVs (threatlens or FlowMeter) or directories of them";
 
@@ -100,6 +96,7 @@ export function registerNetwork(program: Command): void {
       .option("-q, --quiet", "no progress output on stderr"),
   ).action(async (captures: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
+    const { flowsCommand } = await import("../network/flows-command.ts");
     const s = await flowsCommand(
       captures,
       {
@@ -161,6 +158,7 @@ export function registerNetwork(program: Command): void {
     ),
   ).action(async (inputs: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
+    const { trainCommand, captureBreakdown, describeCandidate } = await pipeline();
     const result = await trainCommand(
       inputs,
       {
@@ -228,6 +226,7 @@ export function registerNetwork(program: Command): void {
     ),
   ).action(async (inputs: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
+    const { evaluateCommand } = await pipeline();
     const { evaluation: e, reportPath } = await evaluateCommand(inputs, opts, progress);
     if (opts.json) {
       const { roc: _roc, pr: _pr, ...rest } = e;
@@ -295,6 +294,7 @@ export function registerNetwork(program: Command): void {
       .option("--all", "text output: list every flow, not only the flagged ones"),
   ).action(async (inputs: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
+    const { classifyCommand, writeText } = await pipeline();
     const { predictions, summary, scorer } = await classifyCommand(inputs, opts, progress);
     const columns = [
       "capture",
@@ -335,6 +335,7 @@ export function registerNetwork(program: Command): void {
     .requiredOption("--model <file>", "model file from `network train --features flowmeter`")
     .requiredOption("-o, --output <dir>", "directory to write")
     .action(async (opts) => {
+      const { exportCommand } = await pipeline();
       const files = await exportCommand(opts.model, opts.output);
       console.log(`wrote ${files.join(", ")}`);
     });
