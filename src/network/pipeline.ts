@@ -24,8 +24,10 @@ import { type LabelSource, parseLabelOption, readManifest } from "./labels/manif
 import { type FlowScorer, loadNetworkModel, modelScorer, saveNetworkModel } from "./model.ts";
 import { type TrainResult, trainNetworkModel } from "./train.ts";
 
+export { formatCaptureWarning } from "./capture/types.ts";
 export { captureBreakdown } from "./evaluate.ts";
 export { DEFAULT_PORT_NAMES, flowsCommand, resolvePortNames } from "./flows-command.ts";
+export { fitSummary } from "./model.ts";
 export { describeCandidate } from "./train.ts";
 
 /**
@@ -125,6 +127,8 @@ export async function trainCommand(
 
 export interface ModelOptions {
   model?: string;
+  /** Score flows cut short by the end of their capture too (unanswered attempts of the last second). */
+  includeCut?: boolean;
   flowmeterParams?: string;
   /** Cut captures into flows as FlowMeter does (default only for FlowMeter's own parameter sets). */
   flowmeterFlows?: boolean;
@@ -155,6 +159,8 @@ function scoringLoad(scorer: FlowScorer, options: ModelOptions): LoadFlowsOption
     flowSource: scorer.flowSource,
     timeouts: scorer.timeouts,
     portNames: () => loadPortNames(resolvePortNames(options.portNames)),
+    includeCut: options.includeCut,
+    purpose: "score",
   };
 }
 
@@ -203,7 +209,12 @@ export async function classifyCommand(
   inputs: string[],
   options: ModelOptions,
   progress: Progress,
-): Promise<{ predictions: FlowPrediction[]; summary: CaptureSummary[]; scorer: FlowScorer }> {
+): Promise<{
+  predictions: FlowPrediction[];
+  summary: CaptureSummary[];
+  scorer: FlowScorer;
+  data: FlowDataset;
+}> {
   const scorer = await loadScorer(options);
   const data = await load(inputs, scoringLoad(scorer, options), progress);
   const p = scorer.probability(data.rows);
@@ -230,7 +241,7 @@ export async function classifyCommand(
     ...s,
     share: s.flows > 0 ? s.malicious / s.flows : 0,
   }));
-  return { predictions, summary, scorer };
+  return { predictions, summary, scorer, data };
 }
 
 export async function exportCommand(modelPath: string, dir: string): Promise<string[]> {
