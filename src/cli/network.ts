@@ -90,6 +90,10 @@ export function registerNetwork(program: Command): void {
       .argument("<captures...>", "pcap or pcapng files")
       .requiredOption("-o, --output <file>", "flow CSV to write (- for stdout)")
       .option(
+        "--context",
+        "also write each flow's context across flows (72 columns: per host, host pair and service; what `train` needs from a CSV)",
+      )
+      .option(
         "--flowmeter-compat",
         "reproduce deepfence FlowMeter's CSV exactly (its flows, formulas and quirks)",
       )
@@ -105,6 +109,7 @@ export function registerNetwork(program: Command): void {
       captures,
       {
         output: opts.output,
+        context: opts.context,
         flowmeterCompat: opts.flowmeterCompat,
         portNames: opts.portNames,
         timeouts: timeouts(opts),

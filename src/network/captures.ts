@@ -8,6 +8,8 @@ import { loadPortNames } from "./flowmeter/ports.ts";
 import { type ExtractFlowsOptions, visitFlows } from "./flows/extract.ts";
 
 export interface WriteFlowsOptions extends ExtractFlowsOptions {
+  /** Also write each flow's context across flows (72 more columns; `--context`). Default false. */
+  withContext?: boolean;
   /** Reproduce FlowMeter's CSV instead of threatlens flows (`--flowmeter-compat`). */
   flowmeterCompat?: boolean;
   /** Compat mode: gopacket's port-name table (iana_ports.go or JSON, see PortNames). Required with flowmeterCompat. */
@@ -70,11 +72,11 @@ export async function writeFlowsForCaptures(
       }
       stats = flows.stats;
     } else {
-      const writer = new FlowCsvRowWriter(out);
+      const writer = new FlowCsvRowWriter(out, options.withContext === true);
       writer.header();
       stats = await visitFlows(
         paths,
-        options,
+        { ...options, context: options.withContext === true },
         (flow) => {
           writer.row(flow);
           rows++;

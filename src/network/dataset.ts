@@ -168,6 +168,11 @@ export async function loadFlows(
       packets: 0,
     };
     const add = (features: Float64Array, meta: FlowMeta) => {
+      if (features.length < width) {
+        throw new UsageError(
+          `${input.path} has no context columns (${features.length} features; the "${featureSet}" set has ${width}): write it with \`network flows --context\`, or use --features flow`,
+        );
+      }
       const row = features.length === width ? features : features.slice(0, width);
       if (!finiteRow(row)) {
         data.nonFinite++;

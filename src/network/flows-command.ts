@@ -31,6 +31,7 @@ export function resolvePortNames(option: string | undefined): string {
 
 export interface FlowsCommandOptions {
   output: string;
+  context?: boolean;
   flowmeterCompat?: boolean;
   portNames?: string;
   timeouts?: Partial<FlowTimeouts>;
@@ -45,6 +46,7 @@ export async function flowsCommand(
   const summary = await writeFlowsForCaptures(captures, options.output, {
     ...options.timeouts,
     flowmeterCompat: options.flowmeterCompat,
+    withContext: options.context,
     portNamesPath: options.flowmeterCompat ? resolvePortNames(options.portNames) : undefined,
     onWarning: (w) => progress.info(`warning: ${formatCaptureWarning(w)}`),
     onProgress: (p) => {

@@ -108,7 +108,7 @@ export async function trainCommand(
     timeouts: options.timeouts,
     inputs,
     onStage: (m) => progress.info(m),
-    onProgress: countProgress(progress, "grid search", "candidates"),
+    onProgress: countProgress(progress, "grid search", config.model === "gbdt" ? "fits" : "candidates"),
   });
   await mkdir(dirname(options.output), { recursive: true });
   await saveNetworkModel(options.output, result.model);

@@ -73,6 +73,7 @@ describe("threatlens network (CLI, generated captures)", () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = readFileSync(out, "utf8").trim().split("\n");
     assert.ok(lines[0].startsWith("capture,srcIp,srcPort,dstIp,dstPort,protocol,"));
+    assert.ok(!lines[0].includes("hostFlowRate"), "context columns only with --context");
     assert.ok(lines.length > 30);
     assert.match(r.stderr, /2 capture\(s\), \d+ packets → \d+ flows/);
     const compat = join(tmp.dir, "compat.csv");

@@ -4,7 +4,7 @@ import { StreamSink, TextBuffer } from "../../core/text-buffer.ts";
 import { formatIpv6 } from "../capture/ip.ts";
 import { FLOWMETER_CSV_COLUMNS, type FlowMeterRow } from "../flowmeter/compat.ts";
 import { goCsvField, goFormatFloat } from "../flowmeter/format.ts";
-import { flowFeatureNames } from "../flows/features.ts";
+import { flowFeatureNames, PER_FLOW_FEATURES } from "../flows/features.ts";
 import { END_REASONS, type Flow, type FlowCursor } from "../flows/table.ts";
 
 /** Identifying columns of a flow CSV, before the features. Times are "seconds.nanoseconds" since 1970, exact. */
@@ -21,7 +21,9 @@ export const FLOW_META_COLUMNS: readonly string[] = [
   "endReason",
 ];
 
+/** Columns of a flow CSV with context (`network flows --context`), and without (the default). */
 export const FLOW_CSV_COLUMNS: readonly string[] = [...FLOW_META_COLUMNS, ...flowFeatureNames];
+export const FLOW_CSV_COLUMNS_NO_CONTEXT: readonly string[] = [...FLOW_META_COLUMNS, ...PER_FLOW_FEATURES];
 
 /** Exact "sec.nnnnnnnnn" text of a timestamp. */
 export function formatTimestamp(sec: number, nsec: number): string {
@@ -106,11 +108,18 @@ export class FlowCsvRowWriter {
   private readonly reasons = END_REASONS.map((r) => Buffer.from(`${r},`));
   /** An upper bound of one row's length past the capture name: numbers take at most 24 bytes. */
   private readonly rowBound = 200 + 25 * flowFeatureNames.length;
+  /** Features written per row: all, or the flow's own statistics only (no context columns). */
+  private readonly width: number;
 
-  constructor(private readonly out: TextBuffer) {}
+  constructor(
+    private readonly out: TextBuffer,
+    readonly context = true,
+  ) {
+    this.width = context ? flowFeatureNames.length : PER_FLOW_FEATURES.length;
+  }
 
   header(): void {
-    this.out.text(`${FLOW_CSV_COLUMNS.join(",")}\n`);
+    this.out.text(`${(this.context ? FLOW_CSV_COLUMNS : FLOW_CSV_COLUMNS_NO_CONTEXT).join(",")}\n`);
   }
 
   /** A flow still in the flow table (the fast path: no Flow object, addresses written from their words). */
@@ -157,7 +166,7 @@ export class FlowCsvRowWriter {
     this.time(flow.startSec, flow.startNsec);
     this.time(flow.endSec, flow.endNsec);
     out.raw(this.reasons[reason]);
-    const last = values.length - 1;
+    const last = this.width - 1;
     for (let i = 0; i < last; i++) {
       out.number(values[i]);
       out.byte(44);

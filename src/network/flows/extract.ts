@@ -22,6 +22,11 @@ export interface ExtractFlowsOptions extends Partial<FlowTimeouts> {
    */
   continuous?: boolean;
   onWarning?: (warning: CaptureWarning) => void;
+  /**
+   * Compute each flow's context across flows (default true). Without it the context features are 0: what a flow
+   * CSV without context columns needs, at half the cost.
+   */
+  context?: boolean;
   /** Called after every chunk read and at the end of each capture. */
   onProgress?: (progress: ExtractionProgress) => void;
 }
@@ -127,7 +132,7 @@ class PacketSink {
     readonly warn: (w: CaptureWarning) => void,
     options: ExtractFlowsOptions,
   ) {
-    this.table = new FlowTable(options);
+    this.table = new FlowTable(options, 1024, options.context === false ? false : {});
   }
 
   startCapture(file: string): void {

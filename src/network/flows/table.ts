@@ -167,10 +167,13 @@ export class FlowTable {
   private links: Int32Array;
   private contextValues: Float64Array;
 
+  /** Whether context across flows is computed (it costs about as much as the flows themselves). */
+  private readonly withContext: boolean;
+
   constructor(
     timeouts: Partial<FlowTimeouts> = {},
     capacityHint = 1024,
-    contextCapacity: Partial<ContextCapacity> = {},
+    contextCapacity: Partial<ContextCapacity> | false = {},
   ) {
     // Power of two, so that the bucket index is a mask.
     const initialCapacity = 2 ** Math.ceil(Math.log2(Math.max(2, capacityHint)));
@@ -187,9 +190,13 @@ export class FlowTable {
     this.activeNs = t.activeTimeout * 1e9;
     this.lingerNs = t.closeLinger * 1e9;
     this.cutNs = t.cutWindow * 1e9;
-    this.context = new FlowContext(contextCapacity);
-    this.links = new Int32Array(initialCapacity * CONTEXT_LINKS);
-    this.contextValues = new Float64Array(initialCapacity * CONTEXT_WIDTH);
+    this.withContext = contextCapacity !== false;
+    this.context = new FlowContext(
+      contextCapacity === false ? { hosts: 1, pairs: 1, services: 1 } : contextCapacity,
+    );
+    // Without context, no per-flow context storage either (it would be most of the table's memory).
+    this.links = new Int32Array(this.withContext ? initialCapacity * CONTEXT_LINKS : 0);
+    this.contextValues = new Float64Array(this.withContext ? initialCapacity * CONTEXT_WIDTH : 0);
     this.capacity = initialCapacity;
     this.keys = new Uint32Array(initialCapacity * KEY_WORDS);
     this.hashes = new Uint32Array(initialCapacity);
@@ -273,8 +280,9 @@ export class FlowTable {
     if (created && d.protocol === PROTO_TCP && (d.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN && d.hasPorts)
       this.st[f * STRIDE + F_FLAGS] += FLAG_SYN_OPEN;
     this.update(f, d, srcLower, t, sec, nsec);
-    if (created)
+    if (created && this.withContext) {
       this.context.snapshot(this.links, f * CONTEXT_LINKS, t / 1e9, this.contextValues, f * CONTEXT_WIDTH);
+    }
   }
 
   /** Finishes every remaining flow (end of input) and restarts the clock, so the next capture may be older. */
@@ -392,19 +400,21 @@ export class FlowTable {
     st[b + F_FWD + D_INIT_WINDOW] = -1;
     st[b + F_BWD + D_INIT_WINDOW] = -1;
     st[b + F_TOUCH] = this.now;
-    const key = this.key;
-    const lower = key.subarray(1, 5);
-    const upper = key.subarray(5, 9);
-    this.context.startFlow(
-      this.links,
-      f * CONTEXT_LINKS,
-      key[0] >>> 8,
-      key[0] & 0xff,
-      fwdIsLower ? lower : upper,
-      fwdIsLower ? upper : lower,
-      fwdIsLower ? key[9] & 0xffff : key[9] >>> 16,
-      t / 1e9,
-    );
+    if (this.withContext) {
+      const key = this.key;
+      const lower = key.subarray(1, 5);
+      const upper = key.subarray(5, 9);
+      this.context.startFlow(
+        this.links,
+        f * CONTEXT_LINKS,
+        key[0] >>> 8,
+        key[0] & 0xff,
+        fwdIsLower ? lower : upper,
+        fwdIsLower ? upper : lower,
+        fwdIsLower ? key[9] & 0xffff : key[9] >>> 16,
+        t / 1e9,
+      );
+    }
     this.prev[f] = this.lruTail;
     this.next[f] = -1;
     if (this.lruTail >= 0) this.next[this.lruTail] = f;
@@ -475,7 +485,8 @@ export class FlowTable {
     }
 
     const tcp = d.protocol === PROTO_TCP && d.fragment !== LATER_FRAGMENT && d.hasPorts;
-    this.context.packet(this.links, f * CONTEXT_LINKS, fwd, size, tcp ? d.tcpFlags : 0, t / 1e9);
+    if (this.withContext)
+      this.context.packet(this.links, f * CONTEXT_LINKS, fwd, size, tcp ? d.tcpFlags : 0, t / 1e9);
     let newFlags = flags;
     if (tcp) {
       const tf = d.tcpFlags;
@@ -566,6 +577,10 @@ export class FlowTable {
 
   /** Copies flow `f`'s context features into `out` from `offset`. */
   contextOf(f: number, out: Float64Array, offset: number): void {
+    if (!this.withContext) {
+      out.fill(0, offset, offset + CONTEXT_WIDTH);
+      return;
+    }
     out.set(this.contextValues.subarray(f * CONTEXT_WIDTH, (f + 1) * CONTEXT_WIDTH), offset);
   }
 
@@ -609,12 +624,14 @@ export class FlowTable {
     const st = new Float64Array(cap * STRIDE);
     st.set(this.st);
     this.st = st;
-    const links = new Int32Array(cap * CONTEXT_LINKS);
-    links.set(this.links);
-    this.links = links;
-    const contextValues = new Float64Array(cap * CONTEXT_WIDTH);
-    contextValues.set(this.contextValues);
-    this.contextValues = contextValues;
+    if (this.withContext) {
+      const links = new Int32Array(cap * CONTEXT_LINKS);
+      links.set(this.links);
+      this.links = links;
+      const contextValues = new Float64Array(cap * CONTEXT_WIDTH);
+      contextValues.set(this.contextValues);
+      this.contextValues = contextValues;
+    }
     const prev = new Int32Array(cap);
     prev.set(this.prev);
     this.prev = prev;
