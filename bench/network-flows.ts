@@ -2,8 +2,9 @@
  * Throughput and peak memory of flow extraction.
  *
  *   node --import tsx bench/network-flows.ts shared            # every capture in ../shared/data/pcaps, one by one
- *   node --import tsx bench/network-flows.ts big [packets] [typical]  # builds /tmp/threatlens-bench/big.{pcap,pcapng}
- *                                                              # ("typical": without the StopDDoS floods, typical.*)
+ *   node --import tsx bench/network-flows.ts build DIR big|typical COPIES   # builds DIR/NAME.pcap and .pcapng and
+ *                                                              # prints "NAME PATH PACKETS" ("typical": without the
+ *                                                              # StopDDoS floods)
  *   node --import tsx bench/network-flows.ts file <capture> [--compat <port_names.json>]   # read-only pass, then
  *                                                              # flows (or FlowMeter rows) with peak RSS
  *
@@ -19,7 +20,6 @@ import { loadPortNames } from "../src/network/flowmeter/ports.ts";
 import { extractFlows } from "../src/network/flows/extract.ts";
 
 const SHARED = join(import.meta.dirname, "..", "..", "shared", "data", "pcaps");
-const OUT_DIR = "/tmp/threatlens-bench";
 
 function sharedCaptures(): string[] {
   return ["benign", "malicious", "ambiguous"].flatMap((c) =>
@@ -86,11 +86,12 @@ async function runReadOnly(file: string): Promise<void> {
 
 /** Builds the big pcap and a pcapng twin (one interface, nanosecond resolution) with at least `target` packets. */
 async function buildBig(
-  target: number,
+  outDir: string,
+  copies: number,
   name: string,
   skipFloods: boolean,
 ): Promise<{ pcap: string; pcapng: string; packets: number }> {
-  mkdirSync(OUT_DIR, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
   const sources: { records: { sec: number; nsec: number; data: Buffer; orig: number }[] }[] = [];
   for (const file of sharedCaptures()) {
     if (skipFloods && file.includes("stopddos__")) continue;
@@ -125,7 +126,7 @@ async function buildBig(
   ngParts.push(pcapngHeader());
   let packets = 0;
   let clock = 1_600_000_000;
-  for (let copy = 0; packets < target; copy++) {
+  for (let copy = 0; copy < copies; copy++) {
     for (const { records } of sources) {
       const first = records[0].sec;
       let last = clock;
@@ -149,8 +150,8 @@ async function buildBig(
       clock = last + 200;
     }
   }
-  const pcap = join(OUT_DIR, `${name}.pcap`);
-  const pcapng = join(OUT_DIR, `${name}.pcapng`);
+  const pcap = join(outDir, `${name}.pcap`);
+  const pcapng = join(outDir, `${name}.pcapng`);
   writeFileSync(pcap, Buffer.concat(pcapParts));
   writeFileSync(pcapng, Buffer.concat(ngParts));
   return { pcap, pcapng, packets };
@@ -200,15 +201,11 @@ if (mode === "shared") {
   await runReadOnly(file);
   if (flag === "--compat") await runCompat([file], ports);
   else await runFlows([file]);
-} else if (mode === "big") {
+} else if (mode === "build") {
   // Only builds: measuring in this process would report the builder's peak RSS (maxrss survives exec on Linux).
-  const typical = rest[1] === "typical";
-  const { pcap, pcapng, packets } = await buildBig(
-    Number(rest[0] ?? 1_200_000),
-    typical ? "typical" : "big",
-    typical,
-  );
-  console.log(`built ${pcap} and ${pcapng}: ${packets} packets; now run the "file" mode on each`);
+  const [dir, name, copies] = rest;
+  const { pcap, packets } = await buildBig(dir, Number(copies ?? 8), name, name === "typical");
+  console.log(`${name} ${pcap} ${packets}`);
 } else {
   console.error(`unknown mode ${mode}; see the header of ${import.meta.filename}`);
   process.exitCode = 2;

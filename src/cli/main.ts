@@ -1,10 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Help } from "commander";
 import { ThreatlensError } from "../core/errors.ts";
-import { registerDemo } from "./demo.ts";
-import { registerNetwork } from "./network.ts";
-import { registerRansomware } from "./ransomware.ts";
-import { registerSyscalls } from "./syscalls.ts";
 
 /** Entry point: exit 0 on success, 1 on failure (bad data, unreadable model), 2 on bad usage. */
 const program = new Command()
@@ -27,10 +23,22 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-registerRansomware(program);
-registerSyscalls(program);
-registerNetwork(program);
-registerDemo(program);
+/**
+ * Each command group's module (and what it imports) is loaded only when that group runs, so that a command starts
+ * in the time Node itself needs (`network flows` at line rate counts its start-up); help and unknown commands load
+ * them all.
+ */
+const groups: Record<string, () => Promise<(program: Command) => void>> = {
+  ransomware: async () => (await import("./ransomware.ts")).registerRansomware,
+  syscalls: async () => (await import("./syscalls.ts")).registerSyscalls,
+  network: async () => (await import("./network.ts")).registerNetwork,
+  collect: async () => (await import("./collect.ts")).registerCollect,
+  demo: async () => (await import("./demo.ts")).registerDemo,
+};
+const named = process.argv[2];
+for (const [name, load] of Object.entries(groups)) {
+  if (named === undefined || !(named in groups) || named === name) (await load())(program);
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -1,19 +1,15 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { csvLine } from "../core/csv.ts";
 import { createProgress } from "../core/progress.ts";
-import { captureBreakdown } from "../network/evaluate.ts";
 import { FLOW_SELECTION_METRICS, type FlowSelectionMetric } from "../network/metrics.ts";
-import {
-  classifyCommand,
-  evaluateCommand,
-  exportCommand,
-  flowsCommand,
-  trainCommand,
-  writeText,
-} from "../network/pipeline.ts";
-import { describeCandidate } from "../network/train.ts";
 import { integer, positiveInteger, positiveNumber } from "./options.ts";
 import { formatTable, percent, printJson } from "./output.ts";
+
+/**
+ * Commands load their modules when they run: `flows` only the capture and flow code, the others the model, report
+ * and worker-pool code too, so that no command pays for what it does not use at start-up.
+ */
+const pipeline = () => import("../network/pipeline.ts");
 
 const INPUT_HELP = "captures (pcap/pcapng), flow CSVs (threatlens or FlowMeter) or directories of them";
 
@@ -58,6 +54,10 @@ function modelOptions(cmd: Command): Command {
       "--port-names <file>",
       "gopacket port-name table for FlowMeter flows (default: ../shared/data/flowmeter/port_names.json)",
     )
+    .option(
+      "--include-cut",
+      "also score connection attempts cut short by the end of a capture (unanswered, in its last second); by default they are counted and left out",
+    )
     .option("-q, --quiet", "no progress output on stderr");
 }
 
@@ -90,6 +90,10 @@ export function registerNetwork(program: Command): void {
       .argument("<captures...>", "pcap or pcapng files")
       .requiredOption("-o, --output <file>", "flow CSV to write (- for stdout)")
       .option(
+        "--context",
+        "also write each flow's context across flows (72 columns: per host, host pair and service; what `train` needs from a CSV)",
+      )
+      .option(
         "--flowmeter-compat",
         "reproduce deepfence FlowMeter's CSV exactly (its flows, formulas and quirks)",
       )
@@ -100,10 +104,12 @@ export function registerNetwork(program: Command): void {
       .option("-q, --quiet", "no progress output on stderr"),
   ).action(async (captures: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
+    const { flowsCommand } = await import("../network/flows-command.ts");
     const s = await flowsCommand(
       captures,
       {
         output: opts.output,
+        context: opts.context,
         flowmeterCompat: opts.flowmeterCompat,
         portNames: opts.portNames,
         timeouts: timeouts(opts),
@@ -161,6 +167,8 @@ export function registerNetwork(program: Command): void {
     ),
   ).action(async (inputs: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
+    const { trainCommand, captureBreakdown, describeCandidate, fitSummary, formatCaptureWarning } =
+      await pipeline();
     const result = await trainCommand(
       inputs,
       {
@@ -185,32 +193,51 @@ export function registerNetwork(program: Command): void {
       progress,
     );
     const { model } = result;
-    const cv = model.crossValidation.metrics;
-    const lr = model.pipeline.logistic;
+    const xv = model.crossValidation;
+    const breakdown = captureBreakdown(
+      result.data,
+      result.data.y!,
+      result.results[result.best].probability,
+      model.threshold,
+    );
     if (opts.json) {
       printJson({
         model: opts.output,
         hyperparameters: model.hyperparameters,
-        solver: { iterations: lr.iterations, gradientNorm: lr.gradientNorm, converged: lr.converged },
-        crossValidation: model.crossValidation,
+        fit: fitSummary(model),
+        crossValidation: {
+          ...xv,
+          meaning: {
+            metrics: "the chosen candidate's out-of-fold score: it chose the candidate, so it is optimistic",
+            heldOut: "each fold scored by the candidate chosen on the other folds (null with one candidate)",
+            bySource: "the chosen candidate with one fold per capture source (null without a source column)",
+          },
+        },
         training: model.training,
-        perCategory: captureBreakdown(
-          result.data,
-          result.data.y!,
-          result.results[result.best].probability,
-          model.threshold,
-        ).perCategory,
+        perCategory: breakdown.perCategory,
+        perCapture: breakdown.perCapture,
+        skipped: result.data.skipped,
+        warnings: result.data.warnings.map(formatCaptureWarning),
         report: result.reportPath ?? null,
       });
       return;
     }
     console.log(`model written to ${opts.output}`);
     console.log(
-      `chosen: ${describeCandidate(model.hyperparameters)} (of ${model.crossValidation.candidates} candidates); solver ${lr.iterations} iterations, gradient norm ${lr.gradientNorm.toExponential(2)}`,
+      `chosen: ${describeCandidate(model.hyperparameters)} (of ${xv.candidates} candidates); ${fitSummary(model)}`,
     );
+    const line = (what: string, m: typeof xv.metrics) =>
+      `${what}: ROC AUC ${fmt(m.rocAuc)} pooled, ${fmt(m.captureRocAuc)} per capture; PR AUC ${fmt(m.prAuc)}; recall ${percent(m.recall)}, precision ${percent(m.precision)}; capture recall ${percent(m.captureRecall)}, capture FPR ${percent(m.captureFpr)}`;
     console.log(
-      `cross-validated (${model.crossValidation.strategy}, ${model.crossValidation.folds} folds): ROC AUC ${fmt(cv.rocAuc)} pooled, ${fmt(cv.captureRocAuc)} per capture; PR AUC ${fmt(cv.prAuc)}; recall ${percent(cv.recall)}, precision ${percent(cv.precision)}; capture recall ${percent(cv.captureRecall)}, capture FPR ${percent(cv.captureFpr)}`,
+      line(
+        `cross-validated (${xv.strategy}, ${xv.folds} folds; the score that chose this candidate${xv.candidates > 1 ? ", optimistic" : ""})`,
+        xv.metrics,
+      ),
     );
+    if (xv.heldOut)
+      console.log(line("held out (each fold scored by the candidate chosen on the others)", xv.heldOut));
+    if (xv.bySource) console.log(line("by source (one fold per capture source)", xv.bySource));
+    const cv = xv.metrics;
     console.log(
       `confusion: tp ${cv.confusion.tp}, fp ${cv.confusion.fp}, tn ${cv.confusion.tn}, fn ${cv.confusion.fn}`,
     );
@@ -228,6 +255,7 @@ export function registerNetwork(program: Command): void {
     ),
   ).action(async (inputs: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
+    const { evaluateCommand } = await pipeline();
     const { evaluation: e, reportPath } = await evaluateCommand(inputs, opts, progress);
     if (opts.json) {
       const { roc: _roc, pr: _pr, ...rest } = e;
@@ -239,7 +267,7 @@ export function registerNetwork(program: Command): void {
     );
     console.log(
       formatTable(
-        ["", "ROC AUC", "PR AUC", "recall", "precision", "F1", "accuracy", "data reduction"],
+        ["", "ROC AUC", "PR AUC", "recall", "precision", "F1", "accuracy", "flagged"],
         [
           [
             "pooled",
@@ -249,7 +277,7 @@ export function registerNetwork(program: Command): void {
             percent(e.precision),
             percent(e.f1),
             percent(e.accuracy),
-            percent(e.dataReduction),
+            percent(e.flaggedShare),
           ],
         ],
       ),
@@ -274,13 +302,17 @@ export function registerNetwork(program: Command): void {
       ),
     );
     console.log(
-      `largest weights: ${e.features
+      `${e.model.importance === "weight" ? "largest weights" : "most used in splits"}: ${e.features
         .slice(0, 6)
         .map((f) => `${f.feature} ${f.weight.toFixed(3)}`)
         .join(", ")}`,
     );
     if (e.ambiguousExcluded.length > 0)
       console.log(`${e.ambiguousExcluded.length} ambiguous input(s) excluded`);
+    if (e.cutExcluded > 0)
+      console.log(
+        `${e.cutExcluded} connection attempt(s) cut short by the end of their capture not scored (--include-cut scores them)`,
+      );
     if (reportPath) console.log(`report: ${reportPath}`);
   });
 
@@ -295,7 +327,8 @@ export function registerNetwork(program: Command): void {
       .option("--all", "text output: list every flow, not only the flagged ones"),
   ).action(async (inputs: string[], opts) => {
     const progress = createProgress({ quiet: opts.quiet });
-    const { predictions, summary, scorer } = await classifyCommand(inputs, opts, progress);
+    const { classifyCommand, writeText, formatCaptureWarning } = await pipeline();
+    const { predictions, summary, scorer, data } = await classifyCommand(inputs, opts, progress);
     const columns = [
       "capture",
       "srcIp",
@@ -310,7 +343,21 @@ export function registerNetwork(program: Command): void {
     const flagged = predictions.filter((p) => p.label === "malicious").length;
     let text: string;
     if (opts.json) {
-      text = `${JSON.stringify({ threshold: scorer.threshold, flows: predictions.length, malicious: flagged, captures: summary, predictions }, null, 2)}\n`;
+      text = `${JSON.stringify(
+        {
+          threshold: scorer.threshold,
+          flows: predictions.length,
+          malicious: flagged,
+          cutExcluded: data.cutExcluded,
+          nonFiniteDropped: data.nonFinite,
+          skipped: data.skipped,
+          warnings: data.warnings.map(formatCaptureWarning),
+          captures: summary,
+          predictions,
+        },
+        null,
+        2,
+      )}\n`;
     } else if (opts.csv) {
       text = `${[csvLine([...columns]), ...predictions.map((p) => csvLine(columns.map((c) => p[c])))].join("\n")}\n`;
     } else {
@@ -321,7 +368,7 @@ export function registerNetwork(program: Command): void {
       )}\n\n${formatTable(
         ["capture", "flows", "malicious", "share", "max probability"],
         summary.map((s) => [s.capture, s.flows, s.malicious, percent(s.share), s.maxProbability]),
-      )}\n${flagged} of ${predictions.length} flows predicted malicious (P ≥ ${scorer.threshold})\n`;
+      )}\n${flagged} of ${predictions.length} flows predicted malicious (P ≥ ${scorer.threshold})${data.cutExcluded > 0 ? `; ${data.cutExcluded} connection attempt(s) cut short by the end of their capture not scored (--include-cut scores them)` : ""}\n`;
     }
     if (opts.output) {
       await writeText(opts.output, text);
@@ -335,6 +382,7 @@ export function registerNetwork(program: Command): void {
     .requiredOption("--model <file>", "model file from `network train --features flowmeter`")
     .requiredOption("-o, --output <dir>", "directory to write")
     .action(async (opts) => {
+      const { exportCommand } = await pipeline();
       const files = await exportCommand(opts.model, opts.output);
       console.log(`wrote ${files.join(", ")}`);
     });

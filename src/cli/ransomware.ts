@@ -259,6 +259,16 @@ export function registerRansomware(program: Command): void {
       "event logs to read to their end (the collector's output or ebpfangel logs); - for stdin",
     )
     .option("--model <file>", "model file (default: the model shipped with threatlens)")
+    .option("--collect", "collect events live with the eBPF collector (root; see threatlens collect)")
+    .option("--pid <pid>", "with --collect: only this process and its descendants", positiveInteger)
+    .option("--cgroup <path>", "with --collect: only the processes of this cgroup")
+    .option("--comm <name>", "with --collect: only processes with this command name")
+    .addOption(
+      new Option("--backend <backend>", "with --collect: bpftrace (eBPF) or strace (needs --pid)").choices([
+        "bpftrace",
+        "strace",
+      ]),
+    )
     .option("--follow <log>", "follow a log as it grows, across rotation and truncation (like tail -F)")
     .option("--state <dir>", "checkpoint here and resume from here: a restart skips and repeats nothing")
     .option("--alerts <file>", "also append alerts (JSON lines) to this file")
@@ -284,13 +294,33 @@ export function registerRansomware(program: Command): void {
     .action(async (logs: string[], opts) => {
       const progress = createProgress({ quiet: false });
       const stdin = logs.length === 1 && logs[0] === "-";
-      if (opts.follow && logs.length > 0) throw new UsageError("give logs to read or --follow LOG, not both");
-      const input: WatchInput = opts.follow
-        ? { kind: "follow", path: opts.follow }
-        : stdin
-          ? { kind: "stdin" }
-          : { kind: "logs", paths: logs };
-      const { summary } = await watchRansomware({
+      const sources = [opts.follow, opts.collect, logs.length > 0].filter(Boolean).length;
+      if (sources > 1) throw new UsageError("give one input: logs to read, --follow LOG, --collect or -");
+      const scoped = [opts.pid, opts.cgroup, opts.comm].filter((v) => v !== undefined).length;
+      if (scoped > 0 && !opts.collect)
+        throw new UsageError("--pid, --cgroup and --comm choose what --collect traces");
+      if (scoped > 1) throw new UsageError("give one of --pid, --cgroup, --comm");
+      const input: WatchInput = opts.collect
+        ? {
+            kind: "collect",
+            options: {
+              backend: opts.backend,
+              scope:
+                opts.pid !== undefined
+                  ? { kind: "pid", pid: opts.pid }
+                  : opts.cgroup !== undefined
+                    ? { kind: "cgroup", path: opts.cgroup }
+                    : opts.comm !== undefined
+                      ? { kind: "comm", name: opts.comm }
+                      : { kind: "host" },
+            },
+          }
+        : opts.follow
+          ? { kind: "follow", path: opts.follow }
+          : stdin
+            ? { kind: "stdin" }
+            : { kind: "logs", paths: logs };
+      const { summary, collector } = await watchRansomware({
         model: opts.model,
         input,
         state: opts.state,
@@ -306,6 +336,11 @@ export function registerRansomware(program: Command): void {
         handleSignals: true,
       });
       process.stderr.write(`${formatSummaryLine(summary)}\n`);
+      if (collector) {
+        process.stderr.write(
+          `threatlens collector: ${collector.events.toLocaleString("en-US")} events in ${(collector.durationMs / 1000).toFixed(1)} s, ${collector.lost} lost between the kernel and the collector${collector.lost > 0 ? " (counted in dropped)" : ""}\n`,
+        );
+      }
     });
 
   group

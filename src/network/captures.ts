@@ -1,15 +1,15 @@
-import { createWriteStream } from "node:fs";
 import { rename, unlink } from "node:fs/promises";
-import type { Writable } from "node:stream";
-import { finished } from "node:stream/promises";
 import { UsageError } from "../core/errors.ts";
+import { type ByteSink, FileSink, StreamSink, TextBuffer } from "../core/text-buffer.ts";
 import type { CaptureWarning } from "./capture/types.ts";
-import { writeFlowsCsv } from "./csv/write.ts";
-import { extractFlowMeterRows } from "./flowmeter/compat.ts";
+import { FlowCsvRowWriter, flowMeterRowToLine } from "./csv/write.ts";
+import { extractFlowMeterRows, FLOWMETER_CSV_COLUMNS } from "./flowmeter/compat.ts";
 import { loadPortNames } from "./flowmeter/ports.ts";
-import { type ExtractFlowsOptions, extractFlows } from "./flows/extract.ts";
+import { type ExtractFlowsOptions, visitFlows } from "./flows/extract.ts";
 
 export interface WriteFlowsOptions extends ExtractFlowsOptions {
+  /** Also write each flow's context across flows (72 more columns; `--context`). Default false. */
+  withContext?: boolean;
   /** Reproduce FlowMeter's CSV instead of threatlens flows (`--flowmeter-compat`). */
   flowmeterCompat?: boolean;
   /** Compat mode: gopacket's port-name table (iana_ports.go or JSON, see PortNames). Required with flowmeterCompat. */
@@ -55,24 +55,38 @@ export async function writeFlowsForCaptures(
   }
   const toStdout = outPath === "-";
   const tempPath = `${outPath}.partial-${process.pid}`;
-  const stream: Writable = toStdout ? process.stdout : createWriteStream(tempPath);
+  let sink: ByteSink | null = null;
   try {
-    let rows: number;
+    sink = toStdout ? new StreamSink(process.stdout) : new FileSink(tempPath);
+    const out = new TextBuffer();
+    const flush = () => (out.length >= out.flushAt ? out.flush(sink!) : undefined);
+    let rows = 0;
     let stats: { captures: number; packets: number; warnings: CaptureWarning[] };
     if (portNames !== null) {
+      out.text(`${FLOWMETER_CSV_COLUMNS.join(",")}\n`);
       const flows = extractFlowMeterRows(paths, { ...options, portNames });
-      rows = await writeFlowsCsv(stream, flows, { compat: true });
+      for await (const row of flows) {
+        out.text(`${flowMeterRowToLine(row)}\n`);
+        rows++;
+        await flush();
+      }
       stats = flows.stats;
     } else {
-      const flows = extractFlows(paths, options);
-      rows = await writeFlowsCsv(stream, flows);
-      stats = flows.stats;
+      const writer = new FlowCsvRowWriter(out, options.withContext === true);
+      writer.header();
+      stats = await visitFlows(
+        paths,
+        { ...options, context: options.withContext === true },
+        (flow) => {
+          writer.row(flow);
+          rows++;
+        },
+        flush,
+      );
     }
-    if (!toStdout) {
-      stream.end();
-      await finished(stream);
-      await rename(tempPath, outPath);
-    }
+    await out.flush(sink);
+    await sink.close();
+    if (!toStdout) await rename(tempPath, outPath);
     return {
       outPath,
       compat,
@@ -84,9 +98,7 @@ export async function writeFlowsForCaptures(
     };
   } catch (err) {
     if (!toStdout) {
-      stream.destroy();
-      // The file may still be opening: wait for the stream to close before removing it.
-      await finished(stream).catch(() => {});
+      await sink?.close().catch(() => {});
       await unlink(tempPath).catch(() => {});
     }
     throw err;

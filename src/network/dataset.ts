@@ -9,7 +9,7 @@ import { formatTimestamp } from "./csv/write.ts";
 import { extractFlowMeterRows, flowMeterFeatures } from "./flowmeter/compat.ts";
 import type { PortNames } from "./flowmeter/ports.ts";
 import { type ExtractFlowsOptions, extractFlows } from "./flows/extract.ts";
-import { FLOWMETER_FEATURES, flowFeatureNames } from "./flows/features.ts";
+import { FLOWMETER_FEATURES, flowFeatureNames, PER_FLOW_FEATURES } from "./flows/features.ts";
 import type { FlowTimeouts } from "./flows/table.ts";
 import type { CaptureLabel, LabelSource } from "./labels/manifest.ts";
 import { labelInputs } from "./labels/manifest.ts";
@@ -18,16 +18,17 @@ import { labelInputs } from "./labels/manifest.ts";
  * Flows as a model sees them: one feature row per flow, with its capture (the cross-validation group), its label
  * and category when the inputs are labelled, and the identifying columns for classification output.
  *
- * Feature sets: "all" is flowFeatureNames (FlowMeter's 39, computed correctly, plus the extra features);
- * "flowmeter" is FlowMeter's 39 model features only (what an exported FlowMeter parameter set can hold).
+ * Feature sets: "all" is flowFeatureNames (each flow's own statistics — FlowMeter's 39, computed correctly, plus
+ * the extra features — and its context across flows); "flow" the flow's own statistics only; "flowmeter" FlowMeter's
+ * 39 model features only (what an exported FlowMeter parameter set can hold).
  * Flow sources for captures: "threatlens" flows (bidirectional, timeouts, exact statistics) or "flowmeter"
  * (FlowMeter's own flows and formulas, bugs included, via the compatibility mode) for FlowMeter's shipped models.
  */
-export type FeatureSet = "all" | "flowmeter";
+export type FeatureSet = "all" | "flow" | "flowmeter";
 export type FlowSource = "threatlens" | "flowmeter";
 
 export function featureNamesOf(set: FeatureSet): readonly string[] {
-  return set === "all" ? flowFeatureNames : FLOWMETER_FEATURES;
+  return set === "all" ? flowFeatureNames : set === "flow" ? PER_FLOW_FEATURES : FLOWMETER_FEATURES;
 }
 
 export interface FlowMeta {
@@ -51,7 +52,17 @@ export interface InputSummary {
   /** Flows in the input, and how many were kept (fewer when capped per capture). */
   flows: number;
   kept: number;
+  /** Flows left out as cut short by the end of the capture (see FlowDataset.cutExcluded). */
+  cut: number;
   packets: number;
+}
+
+/** Packets the capture readers skipped, by reason (ARP and other non-IP frames are expected on any LAN). */
+export interface SkippedPackets {
+  unsupportedLink: number;
+  notIp: number;
+  truncated: number;
+  malformed: number;
 }
 
 export interface FlowDataset {
@@ -64,12 +75,20 @@ export interface FlowDataset {
   /** Per flow; null when the inputs are not labelled. */
   y: Uint8Array | null;
   categories: string[];
+  /** Per flow: its capture's source (manifest `source` column), "" when unknown. */
+  sources: string[];
   inputs: InputSummary[];
   /** Inputs left out because the manifest labels them ambiguous. */
   ambiguous: string[];
   /** Rows dropped for a NaN or infinite feature value. */
   nonFinite: number;
+  /**
+   * Flows left out because their capture ended on them before they could be answered (endReason "cut": an
+   * unanswered connection attempt in the last second), unless `includeCut`.
+   */
+  cutExcluded: number;
   warnings: CaptureWarning[];
+  skipped: SkippedPackets;
 }
 
 export interface LoadFlowsOptions {
@@ -83,6 +102,10 @@ export interface LoadFlowsOptions {
   timeouts?: Partial<FlowTimeouts>;
   /** Needed with flowSource "flowmeter" on captures. */
   portNames?: () => Promise<PortNames>;
+  /** Keep flows cut short by the end of their capture (endReason "cut"); by default they are left out, counted. */
+  includeCut?: boolean;
+  /** Whose features are asked for: a model being trained (`--features`) or a model's own (score). */
+  purpose?: "train" | "score";
   onInput?: (index: number, total: number, path: string) => void;
   onWarning?: (message: string) => void;
 }
@@ -97,15 +120,17 @@ export async function loadFlows(
   const files = await expandInputs(inputs, (name) => CAPTURE_OR_CSV.test(name));
   const labelled = options.labels
     ? labelInputs(files, options.labels)
-    : { inputs: files.map((path) => ({ path, label: null, category: null })), ambiguous: [] };
+    : { inputs: files.map((path) => ({ path, label: null, category: null, source: "" })), ambiguous: [] };
   const isCsv = (p: string) => extname(p).toLowerCase() === ".csv";
   const kinds = await Promise.all(labelled.inputs.map((i) => (isCsv(i.path) ? csvKind(i.path) : "capture")));
   let featureSet = options.featureSet ?? "auto";
   if (featureSet === "auto") featureSet = kinds.includes("flowmeter-csv") ? "flowmeter" : "all";
   const flowMeterCsv = labelled.inputs.find((_, i) => kinds[i] === "flowmeter-csv");
-  if (featureSet === "all" && flowMeterCsv) {
+  if (featureSet !== "flowmeter" && flowMeterCsv) {
     throw new UsageError(
-      `${flowMeterCsv.path} is a FlowMeter CSV, which has only FlowMeter's 39 features: use --features flowmeter`,
+      options.purpose === "score"
+        ? `${flowMeterCsv.path} is a FlowMeter CSV, which has only FlowMeter's 39 features, but the model uses the "${featureSet}" features: score it with a model trained with --features flowmeter, or with FlowMeter's parameters (--flowmeter-params)`
+        : `${flowMeterCsv.path} is a FlowMeter CSV, which has only FlowMeter's 39 features: use --features flowmeter`,
     );
   }
   const width = featureNamesOf(featureSet).length;
@@ -117,10 +142,13 @@ export async function loadFlows(
     groups: [],
     y: null,
     categories: [],
+    sources: [],
     inputs: [],
     ambiguous: labelled.ambiguous,
     nonFinite: 0,
+    cutExcluded: 0,
     warnings: [],
+    skipped: { unsupportedLink: 0, notIp: 0, truncated: 0, malformed: 0 },
   };
   const labels: number[] = [];
   const random = seededRandom(options.seed ?? 0);
@@ -136,9 +164,15 @@ export async function loadFlows(
       category: input.category,
       flows: 0,
       kept: 0,
+      cut: 0,
       packets: 0,
     };
     const add = (features: Float64Array, meta: FlowMeta) => {
+      if (features.length < width) {
+        throw new UsageError(
+          `${input.path} has no context columns (${features.length} features; the "${featureSet}" set has ${width}): write it with \`network flows --context\`, or use --features flow`,
+        );
+      }
       const row = features.length === width ? features : features.slice(0, width);
       if (!finiteRow(row)) {
         data.nonFinite++;
@@ -147,17 +181,28 @@ export async function loadFlows(
       summary.flows++;
       sample.offer(row, meta);
     };
+    const cut = { count: 0 };
     if (kinds[index] === "capture") {
-      summary.packets = await readCapture(input.path, options, add, (w) => {
-        data.warnings.push(w);
-        options.onWarning?.(formatCaptureWarning(w));
-      });
-    } else await readCsv(input.path, add);
+      summary.packets = await readCapture(
+        input.path,
+        options,
+        add,
+        data.skipped,
+        (w) => {
+          data.warnings.push(w);
+          options.onWarning?.(formatCaptureWarning(w));
+        },
+        cut,
+      );
+    } else await readCsv(input.path, add, options, cut);
+    data.cutExcluded += cut.count;
+    summary.cut = cut.count;
     for (const { row, meta } of sample.kept()) {
       data.rows.push(row);
       data.meta.push(meta);
       data.groups.push(meta.capture);
       data.categories.push(input.category ?? "");
+      data.sources.push(input.source);
       if (input.label !== null) labels.push(input.label === "malicious" ? 1 : 0);
     }
     summary.kept = sample.size;
@@ -188,19 +233,27 @@ async function readCapture(
   path: string,
   options: LoadFlowsOptions,
   add: (features: Float64Array, meta: FlowMeta) => void,
+  skipped: SkippedPackets,
   onWarning: (w: CaptureWarning) => void,
+  cut: { count: number },
 ): Promise<number> {
   if (options.flowSource === "flowmeter") {
     if (!options.portNames)
       throw new UsageError("FlowMeter flows need gopacket's port-name table (--port-names)");
     const rows = extractFlowMeterRows(path, { portNames: await options.portNames(), onWarning });
     for await (const r of rows) add(flowMeterFeatures(r.values), flowMeterMeta(path, r.fiveTuple));
+    // FlowMeter's own flows: it ignores what it cannot decode, so count those packets under "not IP".
+    skipped.notIp += rows.stats.packets - rows.stats.tupled;
     return rows.stats.packets;
   }
   const extract: ExtractFlowsOptions = { ...options.timeouts, onWarning };
   const flows = extractFlows(path, extract);
   for await (const batch of flows.batches()) {
     for (const f of batch) {
+      if (f.endReason === "cut" && !options.includeCut) {
+        cut.count++;
+        continue;
+      }
       add(f.features, {
         capture: path,
         srcIp: f.srcIp,
@@ -212,10 +265,20 @@ async function readCapture(
       });
     }
   }
-  return flows.stats.packets;
+  const st = flows.stats;
+  skipped.unsupportedLink += st.unsupportedLink;
+  skipped.notIp += st.notIp;
+  skipped.truncated += st.truncated;
+  skipped.malformed += st.malformed;
+  return st.packets;
 }
 
-async function readCsv(path: string, add: (features: Float64Array, meta: FlowMeta) => void): Promise<void> {
+async function readCsv(
+  path: string,
+  add: (features: Float64Array, meta: FlowMeta) => void,
+  options: LoadFlowsOptions,
+  cut: { count: number },
+): Promise<void> {
   let kind: string | null = null;
   await readFlowCsv(path, (record) => {
     // The kind is known once the header is read; FlowMeter rows have 6 meta cells, threatlens rows 10.
@@ -223,7 +286,11 @@ async function readCsv(path: string, add: (features: Float64Array, meta: FlowMet
     if (kind === "flowmeter") {
       add(zeroDurationRates(record.features), flowMeterMeta(path, record.meta[0]));
     } else {
-      const [capture, srcIp, srcPort, dstIp, dstPort, protocol, , startTime] = record.meta;
+      const [capture, srcIp, srcPort, dstIp, dstPort, protocol, , startTime, , endReason] = record.meta;
+      if (endReason === "cut" && !options.includeCut) {
+        cut.count++;
+        return;
+      }
       add(record.features, { capture: capture || path, srcIp, srcPort, dstIp, dstPort, protocol, startTime });
     }
   });
@@ -287,5 +354,9 @@ export function describeInputs(data: FlowDataset): string {
   const malicious = data.y ? `, ${data.y.reduce((a, b) => a + b, 0)} labelled malicious` : "";
   const ambiguous = data.ambiguous.length > 0 ? `; ${data.ambiguous.length} ambiguous input(s) excluded` : "";
   const dropped = data.nonFinite > 0 ? `; ${data.nonFinite} flow(s) with NaN/infinite features dropped` : "";
-  return `${flows} flows from ${captures} input(s)${capped}${malicious}${ambiguous}${dropped}`;
+  const cut =
+    data.cutExcluded > 0
+      ? `; ${data.cutExcluded} unanswered connection attempt(s) cut short by the end of their capture left out`
+      : "";
+  return `${flows} flows from ${captures} input(s)${capped}${malicious}${ambiguous}${dropped}${cut}`;
 }

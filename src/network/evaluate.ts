@@ -1,6 +1,7 @@
 import { UsageError } from "../core/errors.ts";
 import { prCurve, rocCurve, weightedRocAuc } from "../core/metrics.ts";
-import type { FlowDataset } from "./dataset.ts";
+import { formatCaptureWarning } from "./capture/types.ts";
+import type { FlowDataset, SkippedPackets } from "./dataset.ts";
 import { captureWeights, type FlowMetrics, flowMetrics } from "./metrics.ts";
 import type { FlowScorer } from "./model.ts";
 
@@ -34,9 +35,20 @@ export interface NetworkEvaluation extends FlowMetrics {
   perCategory: CategoryRow[];
   /** Weights on standardised features, by |weight|. */
   features: { feature: string; weight: number }[];
-  model: { kind: string; source: string; featureSet: string; flowSource: string };
+  model: {
+    kind: string;
+    source: string;
+    featureSet: string;
+    flowSource: string;
+    importance: "weight" | "splits";
+  };
   ambiguousExcluded: string[];
   nonFiniteDropped: number;
+  /** Unanswered connection attempts cut short by the end of their capture: not scored (see FlowDataset). */
+  cutExcluded: number;
+  /** Packets skipped while reading the captures, by reason, and the readers' warnings. */
+  skipped: SkippedPackets;
+  warnings: string[];
   roc: { fpr: number[]; tpr: number[] };
   pr: { recall: number[]; precision: number[] };
 }
@@ -67,9 +79,13 @@ export function evaluateFlows(
       source: scorer.source,
       featureSet: scorer.featureSet,
       flowSource: scorer.flowSource,
+      importance: scorer.importance,
     },
     ambiguousExcluded: data.ambiguous,
     nonFiniteDropped: data.nonFinite,
+    cutExcluded: data.cutExcluded,
+    skipped: data.skipped,
+    warnings: data.warnings.map(formatCaptureWarning),
     roc: { fpr: roc.fpr, tpr: roc.tpr },
     pr: { recall: pr.recall, precision: pr.precision },
   };

@@ -12,8 +12,18 @@ const classWeight = z.union([
   z.literal("shares"),
   z.null(),
 ]);
-export const networkGridSchema = z.object({
+const common = {
   description: z.string().optional(),
+  folds: z.number().int().min(2),
+  /** grouped: by capture; source: by the manifest's source column (one fold per source); stratified: by flow. */
+  cv: z.enum(["grouped", "source", "stratified"]),
+  selection: z.array(z.enum(FLOW_SELECTION_METRICS)).nonempty(),
+  seed: z.number().int(),
+  /** Flows kept per capture for training (a seeded sample); null keeps all. */
+  maxFlowsPerCapture: z.number().int().positive().nullable(),
+};
+const logisticGrid = z.object({
+  model: z.literal("logistic").optional(),
   space: z.object({
     penalty: z.array(z.enum(["l1", "l2"])).nonempty(),
     C: z.array(z.number().positive()).nonempty(),
@@ -21,19 +31,30 @@ export const networkGridSchema = z.object({
     fitIntercept: z.array(z.boolean()).nonempty(),
     transform: z.array(z.enum(["log1p", "none"])).nonempty(),
   }),
-  folds: z.number().int().min(2),
-  cv: z.enum(["grouped", "stratified"]),
-  selection: z.array(z.enum(FLOW_SELECTION_METRICS)).nonempty(),
-  seed: z.number().int(),
-  /** Flows kept per capture for training (a seeded sample); null keeps all. */
-  maxFlowsPerCapture: z.number().int().positive().nullable(),
+  ...common,
 });
+const gbdtGrid = z.object({
+  model: z.literal("gbdt"),
+  space: z.object({
+    iterations: z.array(z.number().int().positive().max(5000)).nonempty(),
+    learningRate: z.array(z.number().positive().max(1)).nonempty(),
+    maxLeafNodes: z.array(z.number().int().min(2).max(1024)).nonempty(),
+    minSamplesLeaf: z.array(z.number().int().positive()).nonempty(),
+    l2: z.array(z.number().nonnegative()).nonempty(),
+    weighting: z.array(z.enum(["flows", "captures"])).nonempty(),
+  }),
+  ...common,
+});
+export const networkGridSchema = z.union([gbdtGrid, logisticGrid]);
 export type NetworkGridConfig = z.infer<typeof networkGridSchema>;
+export type LogisticGridConfig = z.infer<typeof logisticGrid>;
+export type GbdtGridConfig = z.infer<typeof gbdtGrid>;
 
 /** config/ in the package: two levels above both src/network/*.ts and dist/network/*.js. */
 const CONFIG_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "config");
 export const DEFAULT_NETWORK_GRID = join(CONFIG_DIR, "network-grid.json");
 export const REFERENCE_NETWORK_GRID = join(CONFIG_DIR, "network-grid-reference.json");
+export const LOGISTIC_NETWORK_GRID = join(CONFIG_DIR, "network-grid-logistic.json");
 
 export async function readNetworkGrid(file: string): Promise<NetworkGridConfig> {
   let raw: unknown;
@@ -42,7 +63,9 @@ export async function readNetworkGrid(file: string): Promise<NetworkGridConfig> 
   } catch (error) {
     throw new InputError(`cannot read the grid config: ${(error as Error).message}`, { file });
   }
-  const parsed = networkGridSchema.safeParse(raw);
+  // One schema per model kind, so that an error names the field rather than "no kind matched".
+  const kind = (raw as { model?: unknown } | null)?.model;
+  const parsed = (kind === "gbdt" ? gbdtGrid : logisticGrid).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InputError(`invalid grid config at ${issue.path.join(".") || "top level"}: ${issue.message}`, {

@@ -24,6 +24,7 @@ export { type WriteFlowsOptions, type WriteFlowsSummary, writeFlowsForCaptures }
 export { type FlowCsv, type FlowCsvKind, type FlowCsvRecord, readFlowCsv } from "./csv/read.ts";
 export {
   FLOW_CSV_COLUMNS,
+  FLOW_CSV_COLUMNS_NO_CONTEXT,
   FLOW_META_COLUMNS,
   flowMeterRowToLine,
   flowsToRows,
@@ -41,6 +42,7 @@ export {
   flowMeterFeatures,
 } from "./flowmeter/compat.ts";
 export { loadPortNames, PortNames } from "./flowmeter/ports.ts";
+export { CONTEXT_FEATURES, CONTEXT_HALF_LIVES, FlowContext } from "./flows/context.ts";
 export {
   type ExtractFlowsOptions,
   type ExtractionProgress,
@@ -48,7 +50,7 @@ export {
   extractFlows,
   type FlowStream,
 } from "./flows/extract.ts";
-export { FLOWMETER_FEATURES, flowFeatureNames } from "./flows/features.ts";
+export { FLOWMETER_FEATURES, flowFeatureNames, PER_FLOW_FEATURES } from "./flows/features.ts";
 export {
   DEFAULT_FLOW_TIMEOUTS,
   type Flow,

@@ -23,8 +23,11 @@ export interface FlowMetrics {
   accuracy: number;
   mcc: number;
   balancedAccuracy: number;
-  /** Share of flows predicted malicious: what FlowMeter calls "data reduction" (the share sent on for analysis). */
-  dataReduction: number;
+  /**
+   * Share of flows flagged (predicted malicious): the share sent on for deeper analysis, which FlowMeter's script
+   * prints as "data reduction" although it is the share kept, not removed.
+   */
+  flaggedShare: number;
   captureRecall: number | null;
   captureFpr: number | null;
   confusion: { tp: number; fp: number; tn: number; fn: number };
@@ -60,9 +63,12 @@ export function flowMetrics(
   const m = binaryMetrics(confusion);
   const perCapture = perGroupMetrics(y, probability, groups, threshold);
   const n = y.length;
+  // With one class only, ROC AUC and average precision are undefined (average precision would read 1.000 with no
+  // benign flow to rank below the malicious ones).
+  const bothClasses = confusion.tp + confusion.fn > 0 && confusion.tn + confusion.fp > 0;
   return {
-    rocAuc: orNull(rocAuc(y, probability)),
-    prAuc: orNull(averagePrecision(y, probability)),
+    rocAuc: bothClasses ? orNull(rocAuc(y, probability)) : null,
+    prAuc: bothClasses ? orNull(averagePrecision(y, probability)) : null,
     captureRocAuc: orNull(weightedRocAuc(y, probability, captureWeights(groups))),
     recall: m.recall,
     precision: m.precision,
@@ -70,7 +76,7 @@ export function flowMetrics(
     accuracy: m.accuracy,
     mcc: m.mcc,
     balancedAccuracy: m.balancedAccuracy,
-    dataReduction: n > 0 ? (confusion.tp + confusion.fp) / n : 0,
+    flaggedShare: n > 0 ? (confusion.tp + confusion.fp) / n : 0,
     captureRecall: orNull(perCapture.mean.recall),
     captureFpr: orNull(perCapture.mean.fpr),
     confusion,

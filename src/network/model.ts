@@ -1,7 +1,9 @@
+import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import { type ArtifactSpec, readArtifact, writeArtifact } from "../core/artifact.ts";
+import { type ArtifactSpec, parseArtifact, writeArtifact } from "../core/artifact.ts";
 import { ModelFileError } from "../core/errors.ts";
 import { StandardScaler } from "../core/scaling.ts";
+import { type GbdtModel, gbdtProbability, gbdtSplitCounts, validateGbdt } from "../models/gbdt.ts";
 import { validateLogisticModel } from "../models/logistic.ts";
 import { probaScaledLogistic, type ScaledLogistic } from "../models/scaled-logistic.ts";
 import { type FeatureSet, type FlowSource, featureNamesOf } from "./dataset.ts";
@@ -9,7 +11,7 @@ import type { FlowTimeouts } from "./flows/table.ts";
 
 /** The network model file: one versioned JSON document (see core/artifact.ts for the envelope). */
 const nullableNumber = z.number().nullable();
-const metricsSchema = z.object({
+export const metricsSchema = z.object({
   rocAuc: nullableNumber,
   prAuc: nullableNumber,
   captureRocAuc: nullableNumber,
@@ -19,7 +21,7 @@ const metricsSchema = z.object({
   accuracy: z.number(),
   mcc: z.number(),
   balancedAccuracy: z.number(),
-  dataReduction: z.number(),
+  flaggedShare: z.number(),
   captureRecall: nullableNumber,
   captureFpr: nullableNumber,
   confusion: z.object({ tp: z.number(), fp: z.number(), tn: z.number(), fn: z.number() }),
@@ -32,14 +34,44 @@ const classWeight = z.union([
   z.null(),
 ]);
 
+const timeoutsSchema = z.object({
+  idleTimeout: z.number().positive(),
+  activeTimeout: z.number().positive(),
+  closeLinger: z.number().nonnegative(),
+  cutWindow: z.number().nonnegative().optional(),
+});
+/**
+ * What cross-validation measured. `metrics` is the chosen candidate's out-of-fold score, the number it was chosen
+ * by, so it is optimistic when there were several candidates; `heldOut` scores each fold with the candidate chosen
+ * on the other folds only (an estimate not used for the choice); `bySource` re-runs the chosen candidate with one
+ * fold per capture source (the manifest's `source` column), the closest to "captures from a source never seen".
+ */
+const crossValidationSchema = z.object({
+  strategy: z.string(),
+  folds: z.number().int(),
+  seed: z.number().int(),
+  selection: z.array(z.string()),
+  candidates: z.number().int(),
+  metrics: metricsSchema,
+  heldOut: metricsSchema.nullable().optional(),
+  bySource: metricsSchema.nullable().optional(),
+});
+const trainingSchema = z.object({
+  flows: z.number().int(),
+  malicious: z.number().int(),
+  captures: z.number().int(),
+  flowsBeforeCap: z.number().int(),
+  maxFlowsPerCapture: z.number().int().nullable(),
+  ambiguousExcluded: z.array(z.string()),
+  nonFiniteDropped: z.number().int(),
+  cutExcluded: z.number().int().optional(),
+  inputs: z.array(z.string()),
+});
+
 export const networkModelSchema = z.object({
-  featureSet: z.enum(["all", "flowmeter"]),
+  featureSet: z.enum(["all", "flow", "flowmeter"]),
   featureNames: z.array(z.string()).nonempty(),
-  timeouts: z.object({
-    idleTimeout: z.number().positive(),
-    activeTimeout: z.number().positive(),
-    closeLinger: z.number().nonnegative(),
-  }),
+  timeouts: timeoutsSchema,
   pipeline: z.object({
     transform: z.enum(["log1p", "none"]),
     scaler: z.object({ mean: finiteArray, scale: finiteArray }),
@@ -53,29 +85,43 @@ export const networkModelSchema = z.object({
     transform: z.enum(["log1p", "none"]),
   }),
   threshold: z.number().gt(0).lt(1),
-  crossValidation: z.object({
-    strategy: z.string(),
-    folds: z.number().int(),
-    seed: z.number().int(),
-    selection: z.array(z.string()),
-    candidates: z.number().int(),
-    metrics: metricsSchema,
-  }),
-  training: z.object({
-    flows: z.number().int(),
-    malicious: z.number().int(),
-    captures: z.number().int(),
-    flowsBeforeCap: z.number().int(),
-    maxFlowsPerCapture: z.number().int().nullable(),
-    ambiguousExcluded: z.array(z.string()),
-    nonFiniteDropped: z.number().int(),
-    inputs: z.array(z.string()),
-  }),
+  crossValidation: crossValidationSchema,
+  training: trainingSchema,
 });
 
-export type NetworkModel = Omit<z.infer<typeof networkModelSchema>, "pipeline"> & {
+export const gbdtHyperparametersSchema = z.object({
+  model: z.literal("gbdt"),
+  iterations: z.number().int().positive(),
+  learningRate: z.number().positive(),
+  maxLeafNodes: z.number().int().min(2),
+  minSamplesLeaf: z.number().int().positive(),
+  l2: z.number().nonnegative(),
+  weighting: z.enum(["flows", "captures"]),
+});
+
+/** The boosted-trees model file: the same record as the logistic one, with trees instead of a pipeline. */
+export const networkGbdtSchema = z.object({
+  featureSet: z.enum(["all", "flow", "flowmeter"]),
+  featureNames: z.array(z.string()).nonempty(),
+  timeouts: timeoutsSchema,
+  gbdt: z.unknown(),
+  hyperparameters: gbdtHyperparametersSchema,
+  threshold: z.number().gt(0).lt(1),
+  crossValidation: crossValidationSchema,
+  training: trainingSchema,
+});
+
+export type LogisticNetworkModel = Omit<z.infer<typeof networkModelSchema>, "pipeline"> & {
   pipeline: ScaledLogistic;
+  model?: undefined;
 };
+export type GbdtNetworkModel = Omit<z.infer<typeof networkGbdtSchema>, "gbdt"> & { gbdt: GbdtModel };
+/** A network model file of either kind; `hyperparameters.model` tells which ("gbdt", or absent for logistic). */
+export type NetworkModel = LogisticNetworkModel | GbdtNetworkModel;
+
+export function isGbdt(model: NetworkModel): model is GbdtNetworkModel {
+  return "gbdt" in model;
+}
 
 export const NETWORK_MODEL: ArtifactSpec<z.infer<typeof networkModelSchema>> = {
   kind: "network-logistic",
@@ -83,24 +129,46 @@ export const NETWORK_MODEL: ArtifactSpec<z.infer<typeof networkModelSchema>> = {
   schema: networkModelSchema,
 };
 
+export const NETWORK_GBDT_MODEL: ArtifactSpec<z.infer<typeof networkGbdtSchema>> = {
+  kind: "network-gbdt",
+  version: 1,
+  schema: networkGbdtSchema,
+};
+
 export async function saveNetworkModel(path: string, model: NetworkModel): Promise<void> {
-  await writeArtifact(path, NETWORK_MODEL, model);
+  if (isGbdt(model)) await writeArtifact(path, NETWORK_GBDT_MODEL, model);
+  else await writeArtifact(path, NETWORK_MODEL, model);
 }
 
+/** Reads a network model file of either kind (the envelope's `kind` decides), validating every field. */
 export async function loadNetworkModel(path: string): Promise<NetworkModel> {
-  const payload = await readArtifact(path, NETWORK_MODEL);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new ModelFileError(`cannot read the model file: ${(error as Error).message}`, { file: path });
+  }
+  return parseNetworkModel(text, path);
+}
+
+export function parseNetworkModel(text: string, path: string): NetworkModel {
+  let kind: unknown;
+  try {
+    kind = (JSON.parse(text) as { kind?: unknown } | null)?.kind;
+  } catch {
+    kind = undefined; // parseArtifact below reports the JSON error
+  }
+  if (kind === NETWORK_GBDT_MODEL.kind) {
+    const payload = parseArtifact(text, NETWORK_GBDT_MODEL, path);
+    checkFeatureNames(payload.featureSet, payload.featureNames, path);
+    const gbdt = validateGbdt(payload.gbdt, { file: path, features: payload.featureNames.length });
+    return { ...payload, gbdt };
+  }
+  const payload = parseArtifact(text, NETWORK_MODEL, path);
   const fail = (message: string): never => {
     throw new ModelFileError(message, { file: path });
   };
-  const expected = featureNamesOf(payload.featureSet);
-  if (
-    payload.featureNames.length !== expected.length ||
-    payload.featureNames.some((name, i) => name !== expected[i])
-  ) {
-    fail(
-      `the model's ${payload.featureNames.length} features are not this version's "${payload.featureSet}" feature set (${expected.length} features); retrain it`,
-    );
-  }
+  const expected = checkFeatureNames(payload.featureSet, payload.featureNames, path);
   const width = expected.length;
   StandardScaler.fromJSON(payload.pipeline.scaler, path);
   if (payload.pipeline.scaler.mean.length !== width) {
@@ -115,6 +183,17 @@ export async function loadNetworkModel(path: string): Promise<NetworkModel> {
   return { ...payload, pipeline: { ...payload.pipeline, logistic } };
 }
 
+function checkFeatureNames(set: FeatureSet, names: readonly string[], path: string): readonly string[] {
+  const expected = featureNamesOf(set);
+  if (names.length !== expected.length || names.some((name, i) => name !== expected[i])) {
+    throw new ModelFileError(
+      `the model's ${names.length} features are not this version's "${set}" feature set (${expected.length} features); retrain it`,
+      { file: path },
+    );
+  }
+  return expected;
+}
+
 /** What evaluate and classify need from a model, whether a threatlens model file or FlowMeter parameters. */
 export interface FlowScorer {
   /** "model" (a threatlens JSON file) or "flowmeter-params" (a mean/std/weights/intercept directory). */
@@ -127,8 +206,12 @@ export interface FlowScorer {
   /** How captures are cut into flows for this model. */
   flowSource: FlowSource;
   timeouts: Partial<FlowTimeouts>;
-  /** Weights on the standardised features, largest |weight| first. */
+  /**
+   * Features ranked by what the model makes of them, largest first: |weight| on the standardised features for a
+   * logistic regression ("weight"), the number of tree splits on the feature for boosted trees ("splits").
+   */
   rankedWeights: { feature: string; weight: number }[];
+  importance: "weight" | "splits";
   probability(rows: readonly Float64Array[]): Float64Array;
 }
 
@@ -142,6 +225,27 @@ export function rankWeights(
 }
 
 export function modelScorer(model: NetworkModel, source: string): FlowScorer {
+  if (isGbdt(model)) {
+    const width = model.featureNames.length;
+    return {
+      kind: "model",
+      source,
+      featureSet: model.featureSet,
+      featureNames: model.featureNames,
+      threshold: model.threshold,
+      flowSource: "threatlens",
+      timeouts: model.timeouts,
+      rankedWeights: rankWeights(model.featureNames, gbdtSplitCounts(model.gbdt)),
+      importance: "splits",
+      probability: (rows) => {
+        const X = new Float64Array(rows.length * width);
+        rows.forEach((r, i) => {
+          X.set(r.subarray(0, width), i * width);
+        });
+        return gbdtProbability(model.gbdt, X, rows.length);
+      },
+    };
+  }
   return {
     kind: "model",
     source,
@@ -151,6 +255,17 @@ export function modelScorer(model: NetworkModel, source: string): FlowScorer {
     flowSource: "threatlens",
     timeouts: model.timeouts,
     rankedWeights: rankWeights(model.featureNames, model.pipeline.logistic.weights),
+    importance: "weight",
     probability: (rows) => probaScaledLogistic(model.pipeline, rows),
   };
+}
+
+/** How the final fit went, in one line. */
+export function fitSummary(model: NetworkModel): string {
+  if (isGbdt(model)) {
+    const nodes = model.gbdt.trees.reduce((a, t) => a + t.feature.length, 0);
+    return `${model.gbdt.trees.length} trees, ${nodes} nodes`;
+  }
+  const lr = model.pipeline.logistic;
+  return `solver ${lr.iterations} iterations, gradient norm ${lr.gradientNorm.toExponential(2)}, ${lr.converged ? "converged" : "NOT converged"}`;
 }

@@ -1,11 +1,7 @@
-import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname } from "node:path";
 import { UsageError } from "../core/errors.ts";
 import { countProgress, type Progress } from "../core/progress.ts";
-import { formatCaptureWarning } from "./capture/types.ts";
-import { type WriteFlowsSummary, writeFlowsForCaptures } from "./captures.ts";
 import {
   describeInputs,
   type FeatureSet,
@@ -17,6 +13,7 @@ import { evaluateFlows, type NetworkEvaluation } from "./evaluate.ts";
 import { exportFlowMeterParams, loadFlowMeterParams } from "./flowmeter/params.ts";
 import { loadPortNames } from "./flowmeter/ports.ts";
 import type { FlowTimeouts } from "./flows/table.ts";
+import { resolvePortNames } from "./flows-command.ts";
 import {
   DEFAULT_NETWORK_GRID,
   type NetworkGridConfig,
@@ -25,65 +22,18 @@ import {
 } from "./grid-config.ts";
 import { type LabelSource, parseLabelOption, readManifest } from "./labels/manifest.ts";
 import { type FlowScorer, loadNetworkModel, modelScorer, saveNetworkModel } from "./model.ts";
-import { writeEvaluationReport, writeTrainingReport } from "./report.ts";
 import { type TrainResult, trainNetworkModel } from "./train.ts";
+
+export { formatCaptureWarning } from "./capture/types.ts";
+export { captureBreakdown } from "./evaluate.ts";
+export { DEFAULT_PORT_NAMES, flowsCommand, resolvePortNames } from "./flows-command.ts";
+export { fitSummary } from "./model.ts";
+export { describeCandidate } from "./train.ts";
 
 /**
  * The network detector's commands as library calls: what `threatlens network …` runs, minus argument parsing and
  * printing. Long steps report through a Progress (stderr); results are returned for the caller to print.
  */
-
-/** FlowMeter's port-name table beside the package, where the shared data lives in development and CI. */
-export const DEFAULT_PORT_NAMES = join(
-  fileURLToPath(new URL("../../", import.meta.url)),
-  "..",
-  "shared",
-  "data",
-  "flowmeter",
-  "port_names.json",
-);
-
-export function resolvePortNames(option: string | undefined): string {
-  if (option !== undefined) return option;
-  if (existsSync(DEFAULT_PORT_NAMES)) return DEFAULT_PORT_NAMES;
-  throw new UsageError(
-    `FlowMeter compatibility needs gopacket's port-name table: pass --port-names FILE (port_names.json, or gopacket's layers/iana_ports.go); ${DEFAULT_PORT_NAMES} does not exist`,
-  );
-}
-
-export interface FlowsCommandOptions {
-  output: string;
-  flowmeterCompat?: boolean;
-  portNames?: string;
-  timeouts?: Partial<FlowTimeouts>;
-}
-
-export async function flowsCommand(
-  captures: string[],
-  options: FlowsCommandOptions,
-  progress: Progress,
-): Promise<WriteFlowsSummary> {
-  let current = -1;
-  const summary = await writeFlowsForCaptures(captures, options.output, {
-    ...options.timeouts,
-    flowmeterCompat: options.flowmeterCompat,
-    portNamesPath: options.flowmeterCompat ? resolvePortNames(options.portNames) : undefined,
-    onWarning: (w) => progress.info(`warning: ${formatCaptureWarning(w)}`),
-    onProgress: (p) => {
-      if (p.captureIndex !== current) {
-        current = p.captureIndex;
-        progress.start(
-          `capture ${p.captureIndex + 1}/${captures.length}`,
-          Math.ceil(p.bytesTotal / 1048576),
-          "MiB",
-        );
-      }
-      progress.update(Math.floor(p.bytesRead / 1048576));
-    },
-  });
-  progress.stop();
-  return summary;
-}
 
 export interface LabelOptions {
   manifest?: string;
@@ -158,19 +108,27 @@ export async function trainCommand(
     timeouts: options.timeouts,
     inputs,
     onStage: (m) => progress.info(m),
-    onProgress: countProgress(progress, "grid search", "candidates"),
+    onProgress: countProgress(progress, "grid search", config.model === "gbdt" ? "fits" : "candidates"),
   });
   await mkdir(dirname(options.output), { recursive: true });
   await saveNetworkModel(options.output, result.model);
   let reportPath: string | undefined;
   if (options.report) {
-    reportPath = await writeTrainingReport(options.report, result.model, result.results, result.best, data);
+    reportPath = await (await import("./report.ts")).writeTrainingReport(
+      options.report,
+      result.model,
+      result.results,
+      result.best,
+      data,
+    );
   }
   return { ...result, data, reportPath };
 }
 
 export interface ModelOptions {
   model?: string;
+  /** Score flows cut short by the end of their capture too (unanswered attempts of the last second). */
+  includeCut?: boolean;
   flowmeterParams?: string;
   /** Cut captures into flows as FlowMeter does (default only for FlowMeter's own parameter sets). */
   flowmeterFlows?: boolean;
@@ -201,6 +159,8 @@ function scoringLoad(scorer: FlowScorer, options: ModelOptions): LoadFlowsOption
     flowSource: scorer.flowSource,
     timeouts: scorer.timeouts,
     portNames: () => loadPortNames(resolvePortNames(options.portNames)),
+    includeCut: options.includeCut,
+    purpose: "score",
   };
 }
 
@@ -215,7 +175,12 @@ export async function evaluateCommand(
   const { evaluation, probability } = evaluateFlows(scorer, data);
   let reportPath: string | undefined;
   if (options.report) {
-    reportPath = await writeEvaluationReport(options.report, evaluation, data, probability);
+    reportPath = await (await import("./report.ts")).writeEvaluationReport(
+      options.report,
+      evaluation,
+      data,
+      probability,
+    );
   }
   return { evaluation, reportPath };
 }
@@ -244,7 +209,12 @@ export async function classifyCommand(
   inputs: string[],
   options: ModelOptions,
   progress: Progress,
-): Promise<{ predictions: FlowPrediction[]; summary: CaptureSummary[]; scorer: FlowScorer }> {
+): Promise<{
+  predictions: FlowPrediction[];
+  summary: CaptureSummary[];
+  scorer: FlowScorer;
+  data: FlowDataset;
+}> {
   const scorer = await loadScorer(options);
   const data = await load(inputs, scoringLoad(scorer, options), progress);
   const p = scorer.probability(data.rows);
@@ -271,7 +241,7 @@ export async function classifyCommand(
     ...s,
     share: s.flows > 0 ? s.malicious / s.flows : 0,
   }));
-  return { predictions, summary, scorer };
+  return { predictions, summary, scorer, data };
 }
 
 export async function exportCommand(modelPath: string, dir: string): Promise<string[]> {

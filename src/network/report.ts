@@ -2,10 +2,11 @@ import { basename, join } from "node:path";
 import { barSpec, confusionMatrixSpec, histogramSpec, prSpec, rocSpec, writeChart } from "../core/charts.ts";
 import { prCurve, rocCurve } from "../core/metrics.ts";
 import { HtmlReport } from "../core/report.ts";
+import { gbdtSplitCounts } from "../models/gbdt.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { type CategoryRow, captureBreakdown, type NetworkEvaluation } from "./evaluate.ts";
 import type { FlowMetrics } from "./metrics.ts";
-import type { NetworkModel } from "./model.ts";
+import { fitSummary, isGbdt, type NetworkModel } from "./model.ts";
 import { type CandidateResult, describeCandidate } from "./train.ts";
 
 /**
@@ -19,7 +20,7 @@ const PERCENT_KEYS = [
   "precision",
   "F1",
   "accuracy",
-  "data reduction",
+  "share flagged",
   "capture recall",
   "capture FPR",
 ];
@@ -33,7 +34,7 @@ function headline(m: FlowMetrics): Record<string, number> {
     precision: m.precision,
     F1: m.f1,
     accuracy: m.accuracy,
-    "data reduction": m.dataReduction,
+    "share flagged": m.flaggedShare,
     "capture recall": m.captureRecall ?? Number.NaN,
     "capture FPR": m.captureFpr ?? Number.NaN,
   };
@@ -65,10 +66,12 @@ async function curves(
   );
 }
 
-function weightsChart(features: { feature: string; weight: number }[]) {
+function weightsChart(features: { feature: string; weight: number }[], kind: "weight" | "splits") {
   return barSpec(
     features.slice(0, 25).map((f) => ({ name: f.feature, value: f.weight })),
-    { title: "Logistic-regression weights (standardised features)", yTitle: "weight", horizontal: true },
+    kind === "weight"
+      ? { title: "Logistic-regression weights (standardised features)", yTitle: "weight", horizontal: true }
+      : { title: "Boosted trees: splits per feature", yTitle: "splits", horizontal: true },
   );
 }
 
@@ -83,7 +86,7 @@ export async function writeEvaluationReport(
   const y = data.y ?? new Uint8Array(probability.length);
   await add("confusion-matrix", confusionMatrixSpec(e.confusion, CLASS_NAMES, "Confusion matrix (flows)"));
   await curves(add, y, probability, e, "", "flows");
-  await add("weights", weightsChart(e.features));
+  await add("weights", weightsChart(e.features, e.model.importance));
   const shares = CLASS_NAMES.map((name) => ({
     name: `${name} captures`,
     values: e.perCapture.filter((c) => c.label === name).map((c) => c.flaggedShare),
@@ -101,7 +104,7 @@ export async function writeEvaluationReport(
   );
   report.section(
     "Detection",
-    `Flows with P(malicious) ≥ ${e.threshold} are flagged. "Per capture" numbers weight every capture equally; "data reduction" is the share of flows flagged (sent on for deeper analysis).`,
+    `Flows with P(malicious) ≥ ${e.threshold} are flagged. "Per capture" numbers weight every capture equally; "share flagged" is the share of flows flagged malicious (sent on for deeper analysis).`,
   );
   report.metrics(headline(e), { percent: PERCENT_KEYS });
   report.chart(
@@ -178,12 +181,14 @@ export async function writeTrainingReport(
     confusionMatrixSpec(m.confusion, CLASS_NAMES, "Cross-validated confusion matrix"),
   );
   await curves(add, y, chosen.probability, m, "cv-", "out-of-fold");
+  const importance = isGbdt(model) ? gbdtSplitCounts(model.gbdt) : model.pipeline.logistic.weights;
   await add(
     "weights",
     weightsChart(
       model.featureNames
-        .map((feature, i) => ({ feature, weight: model.pipeline.logistic.weights[i] }))
+        .map((feature, i) => ({ feature, weight: importance[i] }))
         .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)),
+      isGbdt(model) ? "splits" : "weight",
     ),
   );
   const report = new HtmlReport(
@@ -236,17 +241,13 @@ export async function writeTrainingReport(
   );
   report.section("Model");
   report.chart(charts.weights);
-  const lr = model.pipeline.logistic;
   report.table(
     ["setting", "value"],
     [
       ["hyperparameters", describeCandidate(model.hyperparameters)],
       ["threshold (probability)", model.threshold],
       ["features", `${model.featureNames.length} (${model.featureSet})`],
-      [
-        "solver",
-        `${lr.iterations} iterations, gradient norm ${lr.gradientNorm.toExponential(2)}, ${lr.converged ? "converged" : "NOT converged"}`,
-      ],
+      ["fit", fitSummary(model)],
       ["flow timeouts", `idle ${model.timeouts.idleTimeout} s, active ${model.timeouts.activeTimeout} s`],
     ],
   );

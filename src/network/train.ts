@@ -1,17 +1,21 @@
 import { InputError, UsageError } from "../core/errors.ts";
-import { type Fold, stratifiedGroupKFold, stratifiedKFold } from "../core/folds.ts";
+import { type Fold, leaveOneGroupOut, stratifiedGroupKFold, stratifiedKFold } from "../core/folds.ts";
 import { expandGrid, selectBest } from "../core/grid.ts";
 import { runPool, siblingModule } from "../core/pool.ts";
+import { DEFAULT_GBDT_PARAMS, type GbdtParams, trainGbdt } from "../models/gbdt.ts";
+import type { GbdtFoldResult, GbdtFoldTask } from "../models/gbdt-cv-worker.ts";
 import type { LogisticCvResult, LogisticCvTask } from "../models/logistic-cv-worker.ts";
+import { sampleWeights } from "../models/sample-weights.ts";
 import { type ClassWeightSpec, fitScaledLogistic, resolveClassWeight } from "../models/scaled-logistic.ts";
 import type { FeatureTransform } from "../models/scaled-svm.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from "./flows/table.ts";
-import type { NetworkGridConfig } from "./grid-config.ts";
+import type { GbdtGridConfig, LogisticGridConfig, NetworkGridConfig } from "./grid-config.ts";
 import { type FlowMetrics, flowMetrics, selectionRecord } from "./metrics.ts";
 import type { NetworkModel } from "./model.ts";
 
-export interface Candidate {
+export interface LogisticCandidate {
+  model?: "logistic";
   penalty: "l1" | "l2";
   C: number;
   classWeight: ClassWeightSpec;
@@ -19,22 +23,59 @@ export interface Candidate {
   transform: FeatureTransform;
 }
 
+export interface GbdtCandidate {
+  model: "gbdt";
+  iterations: number;
+  learningRate: number;
+  maxLeafNodes: number;
+  minSamplesLeaf: number;
+  l2: number;
+  weighting: "flows" | "captures";
+}
+
+export type Candidate = LogisticCandidate | GbdtCandidate;
+
 export interface CandidateResult {
   candidate: Candidate;
   metrics: FlowMetrics;
   fitMs: number;
+  /** Logistic regression only: largest solver iteration count over the folds, and whether all converged. */
   maxIterations: number;
   converged: boolean;
   probability: Float64Array;
 }
 
-/** Candidates of a grid, in the config's key order (penalty, C, classWeight, fitIntercept, transform). */
+/** Candidates of a grid, in the config's key order. */
 export function gridCandidates(config: NetworkGridConfig): Candidate[] {
-  return expandGrid<Candidate & Record<string, unknown>>(config.space);
+  if (config.model === "gbdt") {
+    return expandGrid<Omit<GbdtCandidate, "model"> & Record<string, unknown>>(config.space).map((c) => ({
+      model: "gbdt" as const,
+      ...c,
+    }));
+  }
+  return expandGrid<LogisticCandidate & Record<string, unknown>>(config.space);
 }
 
-export function makeFolds(data: FlowDataset & { y: Uint8Array }, config: NetworkGridConfig): Fold[] {
+/** Capture sources of the flows (manifest `source` column), or null when the inputs have none. */
+function sourcesOf(data: FlowDataset): string[] | null {
+  if (data.sources.length !== data.rows.length || data.sources.some((s) => s === "")) return null;
+  return data.sources;
+}
+
+export function makeFolds(
+  data: FlowDataset & { y: Uint8Array },
+  config: Pick<NetworkGridConfig, "cv" | "folds" | "seed">,
+): Fold[] {
   if (config.cv === "stratified") return stratifiedKFold(data.y, config.folds, config.seed);
+  if (config.cv === "source") {
+    const sources = sourcesOf(data);
+    if (sources === null) {
+      throw new UsageError(
+        "--cv source needs a manifest with a source column naming every input's origin (../shared/data/pcaps/manifest.tsv has one)",
+      );
+    }
+    return leaveOneGroupOut(sources);
+  }
   const captures = new Set(data.groups).size;
   if (captures < config.folds) {
     throw new UsageError(
@@ -45,6 +86,9 @@ export function makeFolds(data: FlowDataset & { y: Uint8Array }, config: Network
 }
 
 export function describeCandidate(c: Candidate): string {
+  if (c.model === "gbdt") {
+    return `boosted trees: ${c.iterations} trees, learning rate ${c.learningRate}, ≤ ${c.maxLeafNodes} leaves, ≥ ${c.minSamplesLeaf} flows per leaf, l2 ${c.l2}, weighting ${c.weighting}`;
+  }
   const cw =
     c.classWeight === null
       ? "none"
@@ -69,9 +113,37 @@ export interface TrainResult {
   results: CandidateResult[];
   best: number;
   folds: Fold[];
+  /** Out-of-fold probabilities where each fold was scored by the candidate chosen on the other folds. */
+  heldOutProbability: Float64Array;
 }
 
-/** Grid search with cross-validation on the worker pool, then a refit of the best candidate on all flows. */
+interface Matrix {
+  X: Float64Array;
+  columns: number;
+  groups: Int32Array;
+}
+
+function sharedMatrix(data: FlowDataset): Matrix {
+  const columns = data.featureNames.length;
+  const X = new Float64Array(new SharedArrayBuffer(data.rows.length * columns * 8));
+  data.rows.forEach((r, i) => {
+    X.set(r, i * columns);
+  });
+  const codes = new Map<string, number>();
+  const groups = new Int32Array(new SharedArrayBuffer(data.rows.length * 4));
+  data.groups.forEach((g, i) => {
+    if (!codes.has(g)) codes.set(g, codes.size);
+    groups[i] = codes.get(g)!;
+  });
+  return { X, columns, groups };
+}
+
+/**
+ * Grid search with cross-validation on the worker pool, then a refit of the best candidate on all flows. Besides
+ * the chosen candidate's own cross-validated score (which chose it, so it is optimistic), two estimates that the
+ * choice did not see: each fold scored by the candidate that is best on the other folds ("held out"), and, when
+ * the manifest names sources, the chosen candidate cross-validated with one fold per source ("by source").
+ */
 export async function trainNetworkModel(data: FlowDataset, options: TrainOptions): Promise<TrainResult> {
   const y = data.y;
   if (y === null) throw new UsageError("training needs labels: --manifest FILE or --label benign|malicious");
@@ -84,70 +156,99 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
   const labelled = { ...data, y };
   const folds = makeFolds(labelled, config);
   const candidates = gridCandidates(config);
-  const columns = data.featureNames.length;
-  const X = new Float64Array(new SharedArrayBuffer(data.rows.length * columns * 8));
-  data.rows.forEach((r, i) => {
-    X.set(r, i * columns);
-  });
-  const tasks: LogisticCvTask[] = candidates.map((c) => ({
-    X,
-    columns,
-    y,
-    folds,
-    params: { penalty: c.penalty, C: c.C, fitIntercept: c.fitIntercept },
-    classWeight: c.classWeight,
-    transform: c.transform,
-  }));
+  const matrix = sharedMatrix(data);
   const threshold = options.threshold ?? 0.5;
   options.onStage?.(
     `grid search: ${candidates.length} candidates × ${folds.length} folds (${config.cv}) on ${data.rows.length} flows from ${new Set(data.groups).size} captures, ${positives} malicious`,
   );
-  const outcomes = await runPool<LogisticCvTask, LogisticCvResult>(
-    siblingModule(import.meta.url, "../models/logistic-cv-worker"),
-    tasks,
-    { workers: options.workers, onResult: (_r, _i, done) => options.onProgress?.(done, tasks.length) },
-  );
-  const results: CandidateResult[] = outcomes.map((o, i) => ({
-    candidate: candidates[i],
-    metrics: flowMetrics(y, o.probability, data.groups, threshold),
-    fitMs: o.fitMs,
-    maxIterations: o.maxIterations,
-    converged: o.converged,
-    probability: o.probability,
-  }));
+  const sources = sourcesOf(data);
+  const sourceFolds = sources !== null && config.cv !== "source" ? leaveOneGroupOut(sources) : null;
+  let results: CandidateResult[];
+  let best: number;
+  let bySource: Float64Array | null = null;
   const keys = [...new Set([...config.selection, "captureRocAuc", "rocAuc"])];
-  const best = selectBest(
-    results.map((r) => selectionRecord(r.metrics)),
-    keys,
-  );
+  if (config.model === "gbdt") {
+    const evaluated = await crossValidateGbdt(
+      candidates as GbdtCandidate[],
+      [folds, ...(sourceFolds ? [sourceFolds] : [])],
+      matrix,
+      y,
+      options,
+      (foldSet, c) => foldSet === 0 || c === -1,
+    );
+    results = evaluated.byFoldSet[0].map((probability, i) => ({
+      candidate: candidates[i],
+      metrics: flowMetrics(y, probability, data.groups, threshold),
+      fitMs: evaluated.fitMs[i],
+      maxIterations: 0,
+      converged: true,
+      probability,
+    }));
+    best = selectBest(
+      results.map((r) => selectionRecord(r.metrics)),
+      keys,
+    );
+    if (sourceFolds) {
+      options.onStage?.(`chosen candidate, one fold per source (${sourceFolds.length} sources)`);
+      bySource = (
+        await crossValidateGbdt(
+          [candidates[best] as GbdtCandidate],
+          [sourceFolds],
+          matrix,
+          y,
+          options,
+          () => true,
+        )
+      ).byFoldSet[0][0];
+    }
+  } else {
+    results = await crossValidateLogistic(
+      candidates as LogisticCandidate[],
+      folds,
+      matrix,
+      y,
+      options,
+      data,
+      threshold,
+    );
+    best = selectBest(
+      results.map((r) => selectionRecord(r.metrics)),
+      keys,
+    );
+    if (sourceFolds) {
+      options.onStage?.(`chosen candidate, one fold per source (${sourceFolds.length} sources)`);
+      bySource = (
+        await crossValidateLogistic(
+          [candidates[best] as LogisticCandidate],
+          sourceFolds,
+          matrix,
+          y,
+          options,
+          data,
+          threshold,
+        )
+      )[0].probability;
+    }
+  }
+  const heldOutProbability = heldOutScores(results, folds, y, data.groups, threshold, keys);
   const chosen = results[best].candidate;
   options.onStage?.(`best: ${describeCandidate(chosen)}; refitting on all ${data.rows.length} flows`);
-  const pipeline = fitScaledLogistic(
-    data.rows,
-    y,
-    {
-      penalty: chosen.penalty,
-      C: chosen.C,
-      fitIntercept: chosen.fitIntercept,
-      classWeight: resolveClassWeight(chosen.classWeight, y),
-    },
-    chosen.transform,
-  );
-  const model: NetworkModel = {
+  const crossValidation = {
+    strategy: config.cv,
+    folds: folds.length,
+    seed: config.seed,
+    selection: config.selection,
+    candidates: candidates.length,
+    metrics: results[best].metrics,
+    heldOut: candidates.length > 1 ? flowMetrics(y, heldOutProbability, data.groups, threshold) : null,
+    bySource: bySource ? flowMetrics(y, bySource, data.groups, threshold) : null,
+  };
+  const common = {
     featureSet: data.featureSet,
     featureNames: [...data.featureNames],
     timeouts: { ...DEFAULT_FLOW_TIMEOUTS, ...options.timeouts },
-    pipeline,
-    hyperparameters: chosen,
     threshold,
-    crossValidation: {
-      strategy: config.cv,
-      folds: folds.length,
-      seed: config.seed,
-      selection: config.selection,
-      candidates: candidates.length,
-      metrics: results[best].metrics,
-    },
+    crossValidation,
     training: {
       flows: data.rows.length,
       malicious: positives,
@@ -156,8 +257,165 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
       maxFlowsPerCapture: config.maxFlowsPerCapture,
       ambiguousExcluded: data.ambiguous,
       nonFiniteDropped: data.nonFinite,
+      cutExcluded: data.cutExcluded,
       inputs: options.inputs,
     },
   };
-  return { model, results, best, folds };
+  let model: NetworkModel;
+  if (chosen.model === "gbdt") {
+    const gbdt = trainGbdt(
+      matrix.X,
+      matrix.columns,
+      y,
+      sampleWeights(y, matrix.groups, chosen.weighting),
+      gbdtParams(chosen),
+    );
+    model = { ...common, gbdt, hyperparameters: chosen };
+  } else {
+    const pipeline = fitScaledLogistic(
+      data.rows,
+      y,
+      {
+        penalty: chosen.penalty,
+        C: chosen.C,
+        fitIntercept: chosen.fitIntercept,
+        classWeight: resolveClassWeight(chosen.classWeight, y),
+      },
+      chosen.transform,
+    );
+    model = { ...common, pipeline, hyperparameters: chosen };
+  }
+  return { model, results, best, folds, heldOutProbability };
+}
+
+export function gbdtParams(c: GbdtCandidate): GbdtParams {
+  return {
+    ...DEFAULT_GBDT_PARAMS,
+    iterations: c.iterations,
+    learningRate: c.learningRate,
+    maxLeafNodes: c.maxLeafNodes,
+    minSamplesLeaf: c.minSamplesLeaf,
+    l2: c.l2,
+  };
+}
+
+/**
+ * Runs every (candidate, fold) of one or more fold sets as separate pool tasks (finer tasks keep both cores busy
+ * with few candidates); `include(foldSet, candidate)` picks which. Returns out-of-fold probabilities per fold set
+ * and candidate, and the fit time per candidate on fold set 0.
+ */
+async function crossValidateGbdt(
+  candidates: GbdtCandidate[],
+  foldSets: Fold[][],
+  matrix: Matrix,
+  y: Uint8Array,
+  options: TrainOptions,
+  include: (foldSet: number, candidate: number) => boolean,
+): Promise<{ byFoldSet: Float64Array[][]; fitMs: number[] }> {
+  const shared = new Uint8Array(new SharedArrayBuffer(y.length));
+  shared.set(y);
+  const tasks: (GbdtFoldTask & { set: number; candidate: number })[] = [];
+  foldSets.forEach((folds, set) => {
+    candidates.forEach((c, ci) => {
+      if (!include(set, ci)) return;
+      for (const fold of folds) {
+        tasks.push({
+          X: matrix.X,
+          columns: matrix.columns,
+          y: shared,
+          groups: matrix.groups,
+          train: fold.train,
+          test: fold.test,
+          params: gbdtParams(c),
+          weighting: c.weighting,
+          set,
+          candidate: ci,
+        });
+      }
+    });
+  });
+  const outcomes = await runPool<GbdtFoldTask, GbdtFoldResult>(
+    siblingModule(import.meta.url, "../models/gbdt-cv-worker"),
+    tasks,
+    { workers: options.workers, onResult: (_r, _i, done) => options.onProgress?.(done, tasks.length) },
+  );
+  const byFoldSet = foldSets.map(() => candidates.map(() => new Float64Array(y.length)));
+  const fitMs = candidates.map(() => 0);
+  tasks.forEach((task, k) => {
+    const p = byFoldSet[task.set][task.candidate];
+    task.test.forEach((i, j) => {
+      p[i] = outcomes[k].probability[j];
+    });
+    if (task.set === 0) fitMs[task.candidate] += outcomes[k].fitMs;
+  });
+  return { byFoldSet, fitMs };
+}
+
+async function crossValidateLogistic(
+  candidates: LogisticCandidate[],
+  folds: Fold[],
+  matrix: Matrix,
+  y: Uint8Array,
+  options: TrainOptions,
+  data: FlowDataset,
+  threshold: number,
+): Promise<CandidateResult[]> {
+  const tasks: LogisticCvTask[] = candidates.map((c) => ({
+    X: matrix.X,
+    columns: matrix.columns,
+    y,
+    folds,
+    params: { penalty: c.penalty, C: c.C, fitIntercept: c.fitIntercept },
+    classWeight: c.classWeight,
+    transform: c.transform,
+  }));
+  const outcomes = await runPool<LogisticCvTask, LogisticCvResult>(
+    siblingModule(import.meta.url, "../models/logistic-cv-worker"),
+    tasks,
+    { workers: options.workers, onResult: (_r, _i, done) => options.onProgress?.(done, tasks.length) },
+  );
+  return outcomes.map((o, i) => ({
+    candidate: candidates[i],
+    metrics: flowMetrics(y, o.probability, data.groups, threshold),
+    fitMs: o.fitMs,
+    maxIterations: o.maxIterations,
+    converged: o.converged,
+    probability: o.probability,
+  }));
+}
+
+/**
+ * Each fold's flows scored by the candidate ranked best on the other folds' out-of-fold scores: the choice never
+ * sees the fold it is measured on (the other folds' models did train on it, so this is not a fully nested estimate,
+ * but it costs no extra fit).
+ */
+function heldOutScores(
+  results: CandidateResult[],
+  folds: Fold[],
+  y: Uint8Array,
+  groups: string[],
+  threshold: number,
+  keys: string[],
+): Float64Array {
+  const out = new Float64Array(y.length);
+  for (const fold of folds) {
+    const others = fold.train;
+    const oy = others.map((i) => y[i]);
+    const og = others.map((i) => groups[i]);
+    const choice = selectBest(
+      results.map((r) =>
+        selectionRecord(
+          flowMetrics(
+            oy,
+            others.map((i) => r.probability[i]),
+            og,
+            threshold,
+          ),
+        ),
+      ),
+      keys,
+    );
+    for (const i of fold.test) out[i] = results[choice].probability[i];
+  }
+  return out;
 }

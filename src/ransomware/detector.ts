@@ -35,6 +35,7 @@ export const RANSOMWARE_SCHEDULE: ScoringSchedule = { minEvents: 8, everyEvents:
 /** Longest quiet stretch inside one process of the shared logs is 214 s: 10 minutes keeps real processes whole. */
 export const DEFAULT_IDLE_TIMEOUT_S = 600;
 const RECENT_PATHS = 8;
+const MAX_CHILDREN = 256;
 const KEY_SPACE = 2 ** 32;
 /** Parents whose children are unrelated services, never one job: init and kthreadd. */
 const NO_GROUP_PARENTS = new Set([0, 1, 2]);
@@ -45,6 +46,8 @@ export class ProcessEntity extends Entity {
   renames = 0;
   /** Command names of the children seen (group entities), at most a few. */
   readonly childComms = new Set<string>();
+  /** Process ids of the children seen (group entities), at most MAX_CHILDREN: labels name processes. */
+  readonly children = new Set<number>();
   /** Paths of the latest creates and deletes (evidence), oldest first once the ring is full. */
   readonly recentPaths: string[] = [];
   private recentNext = 0;
@@ -126,6 +129,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
     if (this.groupChildren && e.ppid >= 0 && !NO_GROUP_PARENTS.has(e.ppid)) {
       const group = this.entity(base + KEY_SPACE + e.ppid, e.ppid, true, e);
       if (group.childComms.size < 8 && e.commEnd > e.commStart) group.childComms.add(eventComm(e));
+      if (group.children.size < MAX_CHILDREN) group.children.add(e.pid);
       this.apply(group, e);
       hooks.touched(group);
     }
@@ -232,6 +236,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
         ppid: e.ppid,
         renames: e.renames,
         childComms: [...e.childComms],
+        children: [...e.children],
         recentPaths: e.orderedRecentPaths(),
         tracking: e.saveTracking(),
         state: e.state.toJSON(),
@@ -257,6 +262,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
       e.ppid = saved.ppid;
       e.renames = saved.renames;
       for (const c of saved.childComms) e.childComms.add(c);
+      for (const c of saved.children ?? []) e.children.add(c);
       for (const p of saved.recentPaths) e.notePath(p);
       e.restoreTracking(saved.tracking);
       this.table.set(saved.key, e);
@@ -276,6 +282,7 @@ export interface RansomwareSnapshot {
     ppid: number;
     renames: number;
     childComms: string[];
+    children?: number[];
     recentPaths: string[];
     tracking: ReturnType<Entity["saveTracking"]>;
     state: ProcessFeatureStateJSON;

@@ -22,6 +22,8 @@ export interface ExtractOptions extends RansomwareDetectorOptions {
    * detector's scoring moments — so that a model can learn what a process looks like when `watch` first scores it.
    */
   snapshots?: boolean;
+  /** Also rows for the children of each parent taken together (logs with a PPID column), as `watch` tracks them. */
+  groups?: boolean;
   /** Progress in bytes over all files. */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
@@ -65,7 +67,7 @@ export async function extractFeatures(
   options: ExtractOptions = {},
 ): Promise<{ rows: ProcessFeatures[]; summary: ExtractSummary }> {
   checkLogNames(logPaths);
-  const detector = new RansomwareDetector({ ...options, groupChildren: false });
+  const detector = new RansomwareDetector({ ...options, groupChildren: options.groups ?? false });
   const rows: ProcessFeatures[] = [];
   const nextSnapshot = new WeakMap<ProcessEntity, number>();
   const engine = new StreamEngine<FileEvent, ProcessEntity>(detector, {
@@ -119,7 +121,7 @@ export async function extractFeatures(
   const summary: ExtractSummary = {
     logs: logPaths.length,
     events: result.records,
-    processes: rows.filter((r) => !r.snapshot).length,
+    processes: rows.filter((r) => !r.snapshot && !r.children).length,
     skippedRows: result.skippedLines,
     skippedExamples: result.skippedExamples,
   };
@@ -127,13 +129,15 @@ export async function extractFeatures(
 }
 
 export function featureRow(e: ProcessEntity): ProcessFeatures {
-  return {
+  const row: ProcessFeatures = {
     log: e.log,
     pid: e.pid,
     firstTs: e.state.firstTs(),
     lastTs: e.state.lastTs(),
     values: e.state.write(new Float64Array(FEATURE_NAMES.length)),
   };
+  if (e.group) row.children = [...e.children];
+  return row;
 }
 
 /** Scores nothing (never an alert): it only gives the engine's schedule a reason to run, for snapshots. */

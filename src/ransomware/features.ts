@@ -102,6 +102,10 @@ export const FEATURE_NAMES: string[] = [
   "D_opened_share",
   "files_per_dir",
   "events_per_file",
+  // Opens for writing without O_CREAT (the collector's FLAGS column; 0 in logs without it): in-place rewriting.
+  "W_open",
+  "W_open_share",
+  "U_write_open",
 ];
 
 export interface ProcessFeatures {
@@ -112,6 +116,8 @@ export interface ProcessFeatures {
   values: Float64Array;
   /** A snapshot of the process part-way through its life (training for live scoring), not its whole life. */
   snapshot?: boolean;
+  /** The row is the children of process `pid` taken together (the collector's logs name parents); their pids. */
+  children?: number[];
 }
 
 /**
@@ -149,6 +155,9 @@ export class ProcessFeatureState {
   extAppend = 0;
   /** Deletes of a path the process opened shortly before (read it, then remove it). */
   deleteOpened = 0;
+  /** Opens with write access (O_WRONLY or O_RDWR), and those of user data. */
+  writeOpens = 0;
+  userWriteOpens = 0;
   files = new DistinctCounter();
   dirs = new DistinctCounter();
   createDirs = new DistinctCounter();
@@ -246,6 +255,10 @@ export class ProcessFeatureState {
     while (start + 1 < end && bytes[start] === 47 && bytes[start + 1] === 47) start++;
     const modify = e.type === 1 || e.type === 2;
     const area = areaOf(bytes, start, end);
+    if (e.type === 0 && (e.flags & 3) !== 0) {
+      this.writeOpens++;
+      if (area === USER_DATA) this.userWriteOpens++;
+    }
     if (area === SYSTEM) {
       if (modify) this.systemModify++;
       else this.systemOpen++;
@@ -339,6 +352,9 @@ export class ProcessFeatureState {
     const files = this.files.count;
     out[k++] = files / Math.max(1, this.dirs.count);
     out[k++] = this.events / Math.max(1, files);
+    out[k++] = this.writeOpens;
+    out[k++] = this.writeOpens / Math.max(1, this.typeTotals[0]);
+    out[k++] = this.userWriteOpens;
     return out;
   }
 
@@ -381,6 +397,8 @@ export class ProcessFeatureState {
         this.extAppend,
         this.recentNext,
         this.deleteOpened,
+        this.writeOpens,
+        this.userWriteOpens,
       ],
       typeTotals: Array.from(this.typeTotals),
       trigrams: Array.from(this.trigrams),
@@ -418,6 +436,8 @@ export class ProcessFeatureState {
       s.extAppend,
       s.recentNext,
       s.deleteOpened,
+      s.writeOpens,
+      s.userWriteOpens,
     ] = json.counters;
     s.typeTotals.set(json.typeTotals);
     s.trigrams.set(json.trigrams);

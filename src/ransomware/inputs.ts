@@ -84,7 +84,7 @@ export async function loadProcessFeatures(
   // — log, PID and start — must not come from two inputs.
   const seen = new Set<string>();
   for (const r of rows) {
-    if (r.snapshot) continue;
+    if (r.snapshot || r.children) continue;
     const key = `${r.log}\0${r.pid}\0${r.firstTs}`;
     if (seen.has(key)) throw new InputError(`process ${r.log} pid ${r.pid} appears in more than one input`);
     seen.add(key);

@@ -25,6 +25,8 @@ export interface InputOptions {
   skipInvalid?: boolean;
   /** Snapshots of processes part-way through their lives, besides whole processes (training for live scoring). */
   snapshots?: boolean;
+  /** Rows for the children of each parent taken together, as `watch` tracks them (logs with a PPID column). */
+  groups?: boolean;
 }
 
 export async function loadInputs(
@@ -37,6 +39,7 @@ export async function loadInputs(
     windowMs: options.windowMs,
     skipInvalid: options.skipInvalid,
     snapshots: options.snapshots,
+    groups: options.groups,
     onProgress: (done, total) => {
       if (!started) {
         progress.start("reading event logs", Math.ceil(total / 1048576), "MiB");
@@ -97,7 +100,8 @@ export async function trainCommand(
     options.config ?? (options.referenceGrid ? REFERENCE_GRID_FILE : DEFAULT_GRID_FILE),
   );
   const config: GridConfig = { ...base, ...stripUndefined(options.overrides ?? {}) };
-  const loaded = await loadInputs(inputs, { ...options, snapshots: options.snapshots ?? true }, progress);
+  const live = options.snapshots ?? true;
+  const loaded = await loadInputs(inputs, { ...options, snapshots: live, groups: live }, progress);
   const labels = await loadLabels(options);
   const data = attachLabels(loaded.rows, labels);
   reportLabels(data, progress);
@@ -140,9 +144,10 @@ export async function evaluateCommand(
   progress: Progress,
 ): Promise<{ evaluation: RansomwareEvaluation; unmatchedLabels: string[]; reportPath?: string }> {
   const model = await loadRansomwareModel(options.model);
+  // Groups of children too: watch alerts on them, so their false alarms count.
   const loaded = await loadInputs(
     inputs,
-    { ...options, windowMs: options.windowMs ?? model.windowMs },
+    { ...options, windowMs: options.windowMs ?? model.windowMs, groups: true },
     progress,
   );
   const labels = await loadLabels(options);
@@ -306,17 +311,17 @@ async function liveScoresOf(
     strictHint: SKIP_HINT,
     onWarning: () => {},
     onEnded: (e) => {
-      if (!e.group) live.set(`${e.log}\0${e.pid}\0${e.state.firstTs()}`, e.maxScore);
+      live.set(`${e.log}\0${e.pid}\0${e.state.firstTs()}${e.group ? "\0children" : ""}`, e.maxScore);
     },
   });
   const { scores } = scoreProcesses(model, rows);
   const out = Float64Array.from(scores);
   rows.forEach((r, i) => {
-    const score = live.get(`${r.log}\0${r.pid}\0${r.firstTs}`);
+    const score = live.get(`${r.log}\0${r.pid}\0${r.firstTs}${r.children ? "\0children" : ""}`);
     if (score !== undefined) out[i] = score;
   });
   progress.info(
-    `scored ${live.size} processes from logs as the live detector does (highest score over each life)`,
+    `scored ${live.size} processes (and groups of children) from logs as the live detector does: the highest score over each life`,
   );
   return out;
 }

@@ -18,9 +18,10 @@ export interface FeatureTable {
 }
 
 export function featuresToCsv(rows: readonly ProcessFeatures[]): string {
-  const lines = [csvLine(["log", "pid", ...FEATURE_NAMES])];
+  // first_ts tells apart processes that had the same PID one after the other in a log.
+  const lines = [csvLine(["log", "pid", "first_ts", ...FEATURE_NAMES])];
   for (const r of rows) {
-    const cells = [csvField(r.log), String(r.pid)];
+    const cells = [csvField(r.log), String(r.pid), r.firstTs];
     for (let i = 0; i < r.values.length; i++) cells.push(formatNumber(r.values[i]));
     lines.push(cells.join(","));
   }
@@ -85,6 +86,8 @@ export async function readFeatureTable(file: string): Promise<FeatureTable> {
   }
   const idColumns = kind === "features" ? ["log", "pid"] : ["pid"];
   const idIndexes = requireColumns(table.header, idColumns, file);
+  const firstTsColumn = table.header.indexOf("first_ts");
+  if (firstTsColumn >= 0) idIndexes.push(firstTsColumn);
   const schemaIndex = new Map(FEATURE_NAMES.map((n, i) => [n, i]));
   const columnTargets = table.header.map((h, i) => (idIndexes.includes(i) ? -1 : (schemaIndex.get(h) ?? -2)));
   const ignoredColumns = table.header.filter((_, i) => columnTargets[i] === -2);
@@ -106,7 +109,14 @@ export async function readFeatureTable(file: string): Promise<FeatureTable> {
       log = authorsLogName(Math.floor(encoded / AUTHORS_LOG_STRIDE));
       pid = encoded % AUTHORS_LOG_STRIDE;
     }
-    const key = `${log}\0${pid}`;
+    const firstTs = firstTsColumn >= 0 ? cells[firstTsColumn] : "";
+    if (firstTs !== "" && !/^\d{1,20}$/.test(firstTs)) {
+      throw new InputError(`first_ts must be a timestamp in nanoseconds, got ${JSON.stringify(firstTs)}`, {
+        file,
+        line,
+      });
+    }
+    const key = `${log}\0${pid}\0${firstTs}`;
     if (seen.has(key)) throw new InputError(`duplicate process ${log} pid ${pid}`, { file, line });
     seen.add(key);
     const values = new Float64Array(FEATURE_NAMES.length);
@@ -125,7 +135,7 @@ export async function readFeatureTable(file: string): Promise<FeatureTable> {
       }
       values[target] = v;
     }
-    rows.push({ log, pid, firstTs: "", lastTs: "", values });
+    rows.push({ log, pid, firstTs, lastTs: "", values });
   }
   return { rows, missingColumns, ignoredColumns, format: kind === "features" ? "threatlens" : "authors" };
 }

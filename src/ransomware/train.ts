@@ -46,6 +46,11 @@ export function attachLabels(rows: ProcessFeatures[], labels: Labels): LabelledR
   const y = new Uint8Array(rows.length);
   const matched = new Set<string>();
   rows.forEach((r, i) => {
+    if (r.children) {
+      // The children of a parent, taken together, are ransomware when the parent or any child is labelled so.
+      y[i] = [r.pid, ...r.children].some((pid) => labels.get(processKey(r.log, pid)) === 1) ? 1 : 0;
+      return;
+    }
     const key = processKey(r.log, r.pid);
     const label = labels.get(key);
     if (label !== undefined) {
@@ -61,7 +66,7 @@ export function attachLabels(rows: ProcessFeatures[], labels: Labels): LabelledR
     .map((k) => k.replace("\0", " pid "));
   const ids = new Map<string, number>();
   const process = Int32Array.from(rows, (r) => {
-    const key = `${r.log}\0${r.pid}\0${r.firstTs}`;
+    const key = `${r.log}\0${r.pid}\0${r.firstTs}${r.children ? "\0children" : ""}`;
     let id = ids.get(key);
     if (id === undefined) ids.set(key, (id = ids.size));
     return id;

@@ -1,4 +1,6 @@
 import type { Readable } from "node:stream";
+import { startCollector } from "../collector/index.ts";
+import type { CollectorOptions, CollectorSummary } from "../collector/types.ts";
 import { readArtifactIdentity } from "../core/artifact.ts";
 import { UsageError } from "../core/errors.ts";
 import { dataPath } from "../core/package-root.ts";
@@ -29,6 +31,8 @@ export const RANSOMWARE_RULE = "Ransomware-like file activity";
 
 export type WatchInput =
   | { kind: "logs"; paths: string[] }
+  /** The eBPF collector (or strace), in the extended layout; it never traces the watch itself. */
+  | { kind: "collect"; options: CollectorOptions }
   | { kind: "follow"; path: string }
   | { kind: "stdin" }
   | { kind: "stream"; stream: Readable; name: string };
@@ -67,6 +71,8 @@ export interface WatchResult {
   summary: RunSummary;
   model: RansomwareModel;
   modelPath: string;
+  /** The collector's own summary (events, lost events, …) when the input was `collect`. */
+  collector?: CollectorSummary;
 }
 
 /**
@@ -98,7 +104,27 @@ export async function watchRansomware(options: WatchOptions): Promise<WatchResul
     onAlert: options.onAlert ? (a) => options.onAlert!(a) : undefined,
     onEnded: options.onEnded,
   });
-  const { sources, independent, live } = sourcesFor(options);
+  const collector =
+    options.input.kind === "collect"
+      ? startCollector({
+          ...options.input.options,
+          format: "extended",
+          excludePids: [...(options.input.options.excludePids ?? []), process.pid],
+        })
+      : null;
+  const { sources, independent, live } = collector
+    ? {
+        sources: [
+          new StreamLineSource(collector.output, {
+            name: "collector",
+            overload: options.overload,
+            maxQueueBytes: options.queueBytes,
+          }),
+        ],
+        independent: false,
+        live: true,
+      }
+    : sourcesFor(options);
   const run = new StreamRun({
     engine,
     sources,
@@ -113,14 +139,50 @@ export async function watchRansomware(options: WatchOptions): Promise<WatchResul
     statsStream: options.statsStream,
     lagMs: live ? () => monotonicLagMs(engine.clock) : undefined,
     onWarning: options.onWarning,
-    handleSignals: options.handleSignals,
+    // With the collector, a signal stops the collector: what it emitted is still read, then the input ends. The
+    // processes still running stay in the checkpoint rather than being ended as if they had exited.
+    handleSignals: options.handleSignals && !collector,
+    drainAtEnd: !collector,
   });
+  const untrap = collector && options.handleSignals ? trapSignals(() => void collector.stop()) : null;
+  // Events the kernel emitted that never reached the collector are dropped events too: counted as they happen.
+  let lostSeen = 0;
+  const countLost = () => {
+    const lost = collector?.stats().lost ?? 0;
+    if (lost > lostSeen) engine.countDropped(lost - lostSeen);
+    lostSeen = Math.max(lostSeen, lost);
+  };
+  const lostTimer = collector ? setInterval(countLost, 1000) : null;
+  lostTimer?.unref();
   try {
+    if (collector) {
+      collector.done.catch(() => {}); // awaited below; a tracer failure also rejects `ready`
+      await collector.ready;
+      options.onWarning?.(`collector: ${collector.stats().scope}, probes attached`);
+    }
     const summary = await run.run();
-    return { summary, model, modelPath };
+    let collected: CollectorSummary | undefined;
+    if (collector) {
+      collected = await collector.stop();
+      countLost();
+      summary.dropped = engine.counters.dropped;
+    }
+    return { summary, model, modelPath, collector: collected };
   } finally {
+    if (lostTimer) clearInterval(lostTimer);
+    untrap?.();
+    if (collector) await collector.stop().catch(() => {});
     fileSink?.close();
   }
+}
+
+function trapSignals(onSignal: () => void): () => void {
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
 }
 
 /**
@@ -140,6 +202,8 @@ function sourcesFor(options: WatchOptions): {
   const input = options.input;
   const streamOptions = { overload: options.overload, maxQueueBytes: options.queueBytes };
   switch (input.kind) {
+    case "collect":
+      throw new Error("the collector's source is made by watchRansomware");
     case "logs":
       if (input.paths.length === 0)
         throw new UsageError("no input: give event logs, --follow LOG, --collect or -");

@@ -5,7 +5,7 @@ import { after, describe, it } from "node:test";
 import { InputError, UsageError } from "../../src/core/errors.ts";
 import {
   type ExtractionProgress,
-  FLOW_CSV_COLUMNS,
+  FLOW_CSV_COLUMNS_NO_CONTEXT,
   FLOWMETER_CSV_COLUMNS,
   writeFlowsForCaptures,
 } from "../../src/network/index.ts";
@@ -44,7 +44,7 @@ describe("writeFlowsForCaptures", () => {
     assert.equal(warnings.length, 1);
     assert.match(warnings[0], /cut short/);
     const lines = readFileSync(out, "utf8").trimEnd().split("\n");
-    assert.equal(lines[0], FLOW_CSV_COLUMNS.join(","));
+    assert.equal(lines[0], FLOW_CSV_COLUMNS_NO_CONTEXT.join(",")); // context columns only with withContext
     assert.equal(lines.length, 3);
     assert.ok(lines[1].startsWith(`${a},1.1.1.1,5000,2.2.2.2,80,6,4,100.000000000,100.000019000,end,`));
     assert.deepEqual([...new Set(progress.map((p) => p.captureIndex))], [0, 1]);

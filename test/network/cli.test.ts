@@ -4,7 +4,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tempDir } from "./helpers/captures.ts";
+import { flowFeatureNames } from "../../src/network/flows/features.ts";
+import { pcapFile, tempDir } from "./helpers/captures.ts";
+import { ethernet, ipv4, TCP_FLAGS, tcp } from "./helpers/packets.ts";
 import { benignCapture, maliciousCapture } from "./helpers/traffic.ts";
 
 /** End-to-end: the CLI as a user runs it, on generated captures (no shared data needed). */
@@ -71,6 +73,7 @@ describe("threatlens network (CLI, generated captures)", () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = readFileSync(out, "utf8").trim().split("\n");
     assert.ok(lines[0].startsWith("capture,srcIp,srcPort,dstIp,dstPort,protocol,"));
+    assert.ok(!lines[0].includes("hostFlowRate"), "context columns only with --context");
     assert.ok(lines.length > 30);
     assert.match(r.stderr, /2 capture\(s\), \d+ packets → \d+ flows/);
     const compat = join(tmp.dir, "compat.csv");
@@ -109,8 +112,13 @@ describe("threatlens network (CLI, generated captures)", () => {
     assert.equal(trained.training.captures, 12);
     assert.deepEqual(trained.training.ambiguousExcluded, [join(data, "odd.pcap")]);
     assert.ok(trained.training.flows < trained.training.flowsBeforeCap, "the per-capture cap applies");
-    assert.equal(typeof trained.solver.iterations, "number");
+    assert.match(trained.fit, /solver \d+ iterations/);
     assert.ok(trained.crossValidation.metrics.captureRocAuc > 0.8);
+    // Four candidates: the choosing score comes with an estimate the choice did not see, and says which is which.
+    assert.equal(typeof trained.crossValidation.heldOut.captureRocAuc, "number");
+    assert.match(trained.crossValidation.meaning.metrics, /optimistic/);
+    assert.equal(trained.perCapture.length, 12);
+    assert.deepEqual(trained.warnings, []);
 
     const report = join(tmp.dir, "eval-report");
     const e = cli([
@@ -135,11 +143,13 @@ describe("threatlens network (CLI, generated captures)", () => {
       "precision",
       "f1",
       "accuracy",
-      "dataReduction",
+      "flaggedShare",
       "captureRocAuc",
     ]) {
       assert.equal(typeof ev[key], "number", key);
     }
+    // The share of flows flagged was called "data reduction", which reads as its opposite.
+    assert.equal(ev.dataReduction, undefined);
     assert.deepEqual(Object.keys(ev.confusion).sort(), ["fn", "fp", "tn", "tp"]);
     assert.ok(ev.rocAuc > 0.9);
     assert.equal(ev.perCapture.length, 12);
@@ -147,7 +157,7 @@ describe("threatlens network (CLI, generated captures)", () => {
       ev.perCategory.map((c: { category: string }) => c.category),
       ["web", "portscan"],
     );
-    assert.equal(ev.features.length, 56);
+    assert.equal(ev.features.length, flowFeatureNames.length);
     for (const f of [
       "report.html",
       "confusion-matrix.png",
@@ -227,5 +237,94 @@ describe("threatlens network (CLI, generated captures)", () => {
     assert.equal(n.code, 2);
     assert.match(n.stderr, /--model MODEL\.json or --flowmeter-params DIR/);
     assert.ok(!r.stderr.includes("    at "), "no stack trace");
+  });
+
+  test("issue 8: honest output — classify --json counts skipped packets and warnings; one-class PR AUC is undefined", () => {
+    // A capture cut short in its last packet, with an ARP frame: skipped and counted, warned about.
+    const whole = benignCapture(77);
+    const arp = pcapFile([{ sec: 1, nsec: 0, data: ethernet(0x0806, new Array(28).fill(0)) }]).subarray(24);
+    const damaged = join(tmp.dir, "damaged.pcap");
+    writeFileSync(damaged, Buffer.concat([whole, arp, whole.subarray(24, 24 + 30)]));
+    const c = cli(["network", "classify", "--model", model, damaged, "--json", "-q"]);
+    assert.equal(c.code, 0, c.stderr);
+    const out = JSON.parse(c.stdout);
+    assert.equal(out.skipped.notIp, 1);
+    assert.equal(out.warnings.length, 1);
+    assert.match(out.warnings[0], /damaged\.pcap \(byte offset \d+\)/);
+    // Only malicious flows: neither ROC AUC nor PR AUC is defined (PR AUC used to read 1.000).
+    const e = cli([
+      "network",
+      "evaluate",
+      "--model",
+      model,
+      join(data, "malicious", "m3.pcap"),
+      "--label",
+      "malicious",
+      "--json",
+      "-q",
+    ]);
+    assert.equal(e.code, 0, e.stderr);
+    const ev = JSON.parse(e.stdout);
+    assert.equal(ev.prAuc, null);
+    assert.equal(ev.rocAuc, null);
+  });
+
+  test("issue 8: connection attempts cut short by the end of a capture are marked and not scored by default", () => {
+    // A normal session, then a burst of SYNs in the capture's last moments, before any answer could be captured.
+    const syns = Array.from({ length: 5 }, (_, i) => ({
+      sec: 2_000_000_000, // after the session's packets
+      nsec: i * 1000,
+      data: ethernet(
+        0x0800,
+        ipv4({
+          src: "10.9.0.1",
+          dst: "10.9.0.2",
+          protocol: 6,
+          payload: tcp({ sport: 50000 + i, dport: 80, flags: TCP_FLAGS.SYN }),
+        }),
+      ),
+    }));
+    const file = join(tmp.dir, "truncated.pcap");
+    writeFileSync(file, Buffer.concat([benignCapture(12), pcapFile(syns).subarray(24)]));
+    const flows = join(tmp.dir, "truncated.csv");
+    assert.equal(cli(["network", "flows", file, "-o", flows, "-q"]).code, 0);
+    const reasons = readFileSync(flows, "utf8")
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(",")[9]);
+    assert.equal(reasons.filter((r) => r === "cut").length, 5);
+    const d = JSON.parse(cli(["network", "classify", "--model", model, file, "--json", "-q"]).stdout);
+    assert.equal(d.cutExcluded, 5);
+    assert.ok(d.predictions.every((p: { srcIp: string }) => p.srcIp !== "10.9.0.1"));
+    const all = JSON.parse(
+      cli(["network", "classify", "--model", model, file, "--json", "--include-cut", "-q"]).stdout,
+    );
+    assert.equal(all.cutExcluded, 0);
+    assert.equal(all.predictions.length, d.predictions.length + 5);
+    const text = cli(["network", "classify", "--model", model, file, "-q"]).stdout;
+    assert.match(text, /5 connection attempt\(s\) cut short by the end of their capture not scored/);
+  });
+
+  test("issue 8: scoring a FlowMeter CSV with a model of other features advises what classify can do", () => {
+    const fm = join(tmp.dir, "fm.csv");
+    assert.equal(
+      cli([
+        "network",
+        "flows",
+        join(data, "benign", "b0.pcap"),
+        "-o",
+        fm,
+        "--flowmeter-compat",
+        "--port-names",
+        ports,
+        "-q",
+      ]).code,
+      0,
+    );
+    const r = cli(["network", "classify", "--model", model, fm, "-q"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--flowmeter-params/);
+    assert.ok(!r.stderr.includes("use --features"), r.stderr); // classify has no --features option
   });
 });

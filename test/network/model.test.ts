@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { checksumOf } from "../../src/core/artifact.ts";
 import { ModelFileError, UsageError } from "../../src/core/errors.ts";
-import { randomNormal, seededRandom } from "../../src/core/random.ts";
+import { randomInt, randomNormal, seededRandom } from "../../src/core/random.ts";
 import { type FlowDataset, featureNamesOf } from "../../src/network/dataset.ts";
 import {
   exportFlowMeterParams,
@@ -16,7 +17,14 @@ import {
   readNetworkGrid,
 } from "../../src/network/grid-config.ts";
 import { labelInputs, parseManifest } from "../../src/network/labels/manifest.ts";
-import { loadNetworkModel, modelScorer, saveNetworkModel } from "../../src/network/model.ts";
+import {
+  isGbdt,
+  loadNetworkModel,
+  modelScorer,
+  type NetworkModel,
+  parseNetworkModel,
+  saveNetworkModel,
+} from "../../src/network/model.ts";
 import { gridCandidates, trainNetworkModel } from "../../src/network/train.ts";
 import { tempDir } from "./helpers/captures.ts";
 
@@ -61,9 +69,20 @@ describe("manifest", () => {
     );
   });
 
+  test("the source column's first word names a capture's origin (cross-validation by source)", () => {
+    const m = parseManifest(
+      "file\tlabel\tsource\na.pcap\tbenign\tntop/nDPI (LGPL-3.0)\nb.pcap\tmalicious\t\n",
+      "/d/m.tsv",
+    );
+    assert.deepEqual(
+      [...m.entries.values()].map((e) => e.source),
+      ["ntop/nDPI", ""],
+    );
+  });
+
   test("--label applies to every input, category = label", () => {
     const r = labelInputs(["a.pcap"], { label: "malicious" });
-    assert.deepEqual(r.inputs, [{ path: "a.pcap", label: "malicious", category: "malicious" }]);
+    assert.deepEqual(r.inputs, [{ path: "a.pcap", label: "malicious", category: "malicious", source: "" }]);
   });
 });
 
@@ -126,10 +145,13 @@ function syntheticData(featureSet: "all" | "flowmeter"): FlowDataset {
     groups,
     y: Uint8Array.from(y),
     categories: y.map((v) => (v ? "attack" : "normal")),
+    sources: groups.map((g) => (Number(g.slice(7, -5)) < 6 ? "sourceA" : "sourceB")),
     inputs: [],
     ambiguous: [],
     nonFinite: 0,
+    cutExcluded: 0,
     warnings: [],
+    skipped: { unsupportedLink: 0, notIp: 0, truncated: 0, malformed: 0 },
   };
 }
 
@@ -161,7 +183,7 @@ describe("model files", () => {
       modelScorer(loaded, path).probability(data.rows),
       modelScorer(model, "x").probability(data.rows),
     );
-    assert.ok(loaded.pipeline.logistic.converged);
+    assert.ok(!isGbdt(loaded) && loaded.pipeline.logistic.converged);
 
     const text = readFileSync(path, "utf8");
     const tampered = join(tmp.dir, "tampered.json");
@@ -195,4 +217,106 @@ describe("model files", () => {
     writeFileSync(join(dir, "std.txt"), `${"1\n".repeat(20)}abc\n${"1\n".repeat(18)}`);
     await assert.rejects(loadFlowMeterParams(dir), /std\.txt:21: "abc" is not a finite number/);
   });
+
+  test("boosted trees: save → load keeps the scores; held-out and by-source estimates are reported", async () => {
+    const data = syntheticData("all");
+    const { model } = await trainNetworkModel(data, { config: gbdtQuick, workers: 2, inputs: ["synthetic"] });
+    assert.ok(isGbdt(model));
+    assert.ok(model.crossValidation.metrics.captureRocAuc! > 0.9);
+    // Two candidates: the score that chose one is reported with an estimate the choice did not see.
+    assert.ok(model.crossValidation.heldOut);
+    assert.ok(model.crossValidation.bySource);
+    const path = join(tmp.dir, "gbdt.json");
+    await saveNetworkModel(path, model);
+    const loaded = await loadNetworkModel(path);
+    assert.deepEqual(
+      modelScorer(loaded, path).probability(data.rows),
+      modelScorer(model, "x").probability(data.rows),
+    );
+    await assert.rejects(
+      exportFlowMeterParams(model, join(tmp.dir, "nope-gbdt")),
+      (e) => e instanceof UsageError && /boosted trees/.test(e.message),
+    );
+  });
+
+  test("fuzz: random damage to a model file gives a working model or a ModelFileError, nothing else", async () => {
+    const data = syntheticData("all");
+    const models: NetworkModel[] = [
+      (await trainNetworkModel(data, { config: quick, workers: 2, inputs: ["s"] })).model,
+      (
+        await trainNetworkModel(data, {
+          config: { ...gbdtQuick, space: { ...gbdtQuick.space, weighting: ["flows" as const] } },
+          workers: 2,
+          inputs: ["s"],
+        })
+      ).model,
+    ];
+    const texts = [];
+    for (const [i, m] of models.entries()) {
+      await saveNetworkModel(join(tmp.dir, `fuzz${i}.json`), m);
+      texts.push(readFileSync(join(tmp.dir, `fuzz${i}.json`), "utf8"));
+    }
+    const random = seededRandom(21);
+    const junk = [null, "x", -1, 0, 1e308, [], {}, true, 2.5, [Number.NaN], "gbdt", [0, 1]];
+    let rejected = 0;
+    const trials = 300;
+    for (let trial = 0; trial < trials; trial++) {
+      const envelope = JSON.parse(texts[trial % 2]);
+      let text: string;
+      if (trial % 5 === 4) {
+        // Damage to the bytes themselves: truncated or a byte changed (the checksum or JSON catches it).
+        const t = texts[trial % 2];
+        const at = randomInt(random, t.length);
+        text =
+          random() < 0.5
+            ? t.slice(0, at)
+            : t.slice(0, at) + String.fromCharCode(33 + randomInt(random, 90)) + t.slice(at + 1);
+      } else {
+        // Damage inside the payload with a valid checksum, so that validation past the checksum is what is tested.
+        let parent: Record<string | number, unknown> = envelope.payload;
+        let key: string | number = "";
+        for (let depth = 0; depth < 6; depth++) {
+          const keys: (string | number)[] = Array.isArray(parent) ? [...parent.keys()] : Object.keys(parent);
+          if (keys.length === 0) break;
+          key = keys[randomInt(random, keys.length)];
+          const child = parent[key];
+          if (typeof child !== "object" || child === null || random() < 0.25) break;
+          parent = child as Record<string | number, unknown>;
+        }
+        const action = randomInt(random, 3);
+        if (action === 0) parent[key] = junk[randomInt(random, junk.length)];
+        else if (action === 1) delete parent[key];
+        else if (Array.isArray(parent[key])) (parent[key] as unknown[]).length = randomInt(random, 3);
+        else parent[key] = junk[randomInt(random, junk.length)];
+        envelope.checksum = checksumOf(envelope.payload);
+        text = JSON.stringify(envelope);
+      }
+      try {
+        const model = parseNetworkModel(text, "fuzz.json");
+        const p = modelScorer(model, "fuzz.json").probability(data.rows.slice(0, 5));
+        for (const v of p) assert.ok(v >= 0 && v <= 1, `trial ${trial}: accepted model gives ${v}`);
+      } catch (error) {
+        assert.ok(error instanceof ModelFileError, `trial ${trial}: ${(error as Error).stack}`);
+        rejected++;
+      }
+    }
+    assert.ok(rejected > trials / 2, `only ${rejected} of ${trials} damaged models rejected`);
+  });
 });
+
+const gbdtQuick = {
+  model: "gbdt" as const,
+  space: {
+    iterations: [20],
+    learningRate: [0.2],
+    maxLeafNodes: [4],
+    minSamplesLeaf: [10],
+    l2: [1],
+    weighting: ["flows" as const, "captures" as const],
+  },
+  folds: 3,
+  cv: "grouped" as const,
+  selection: ["captureRocAuc" as const],
+  seed: 1,
+  maxFlowsPerCapture: null,
+};

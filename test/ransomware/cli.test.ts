@@ -54,7 +54,7 @@ describe("threatlens ransomware (CLI, simulated logs)", () => {
     const r = cli(["ransomware", "features", join(sim, "logs"), "-o", out, "-q"]);
     assert.equal(r.code, 0, r.stderr);
     const lines = readFileSync(out, "utf8").trim().split("\n");
-    assert.ok(lines[0].startsWith("log,pid,O_sum,O_max,"));
+    assert.ok(lines[0].startsWith("log,pid,first_ts,O_sum,O_max,"));
     assert.ok(lines.length > 20);
     const json = cli(["ransomware", "features", join(sim, "logs", "sim_11_0.csv"), "--json", "-q"]);
     const parsed = JSON.parse(json.stdout);

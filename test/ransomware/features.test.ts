@@ -31,7 +31,7 @@ describe("feature schema", () => {
     const [p] = await featuresOf(sequence(7, "O"));
     assert.equal(p.values.length, FEATURE_NAMES.length);
     const header = featuresToCsv([p]).split("\n")[0].split(",");
-    assert.deepEqual(header, ["log", "pid", ...FEATURE_NAMES]);
+    assert.deepEqual(header, ["log", "pid", "first_ts", ...FEATURE_NAMES]);
   });
 });
 

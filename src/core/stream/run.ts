@@ -47,7 +47,10 @@ export interface RunOptions<R, E extends Entity> {
   statsMs?: number;
   statsStream?: NodeJS.WritableStream;
   statsFormat?: "text" | "json";
-  /** How far behind the input the detector is, in ms, when the source runs on this host's clock. */
+  /**
+   * How far behind the events the detector is, in ms, when the source runs on this host's clock: measured after each
+   * chunk of input (the delay of its newest event), so a quiet input does not look like a late detector.
+   */
   lagMs?: () => number | null;
   /** Warnings (skipped lines, rotations), each once. */
   onWarning?: (message: string) => void;
@@ -74,6 +77,7 @@ export class StreamRun<R, E extends Entity> {
   private stoppedBySignal = false;
   private sourceIndex = 0;
   private skippedLines = 0;
+  private lastLagMs: number | null = null;
   private readonly skippedExamples: string[] = [];
   private readonly reporter: StatsReporter | null;
 
@@ -186,6 +190,7 @@ export class StreamRun<R, E extends Entity> {
         }
         for (const notice of source.notices.splice(0)) warn?.(notice);
         this.options.onChunk?.(this.sourceIndex, source);
+        if (this.options.lagMs) this.lastLagMs = this.options.lagMs();
       },
     );
     if (source.stats.droppedLines !== dropped) engine.countDropped(source.stats.droppedLines - dropped);
@@ -214,7 +219,7 @@ export class StreamRun<R, E extends Entity> {
       ...engine.counters,
       activeEntities: engine.activeEntities,
       behindBytes: source?.behind() ?? 0,
-      lagMs: this.options.lagMs?.() ?? null,
+      lagMs: this.lastLagMs,
     };
   }
 

@@ -2,8 +2,8 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { InputError } from "../../core/errors.ts";
 import { FLOWMETER_CSV_COLUMNS, flowMeterFeatures } from "../flowmeter/compat.ts";
-import { FLOWMETER_FEATURES, flowFeatureNames } from "../flows/features.ts";
-import { FLOW_CSV_COLUMNS, FLOW_META_COLUMNS } from "./write.ts";
+import { FLOWMETER_FEATURES, flowFeatureNames, PER_FLOW_FEATURES } from "../flows/features.ts";
+import { FLOW_CSV_COLUMNS, FLOW_CSV_COLUMNS_NO_CONTEXT, FLOW_META_COLUMNS } from "./write.ts";
 
 /**
  * "flowmeter": FlowMeter's CSV (its 6 string columns and 33 numbers; features are its 39 model features, *PerTime
@@ -52,7 +52,12 @@ export async function readFlowCsv(file: string, onRow?: (row: FlowCsvRecord) => 
       if (kind === null) {
         if (line === 1 && cells[0]?.charCodeAt(0) === 0xfeff) cells[0] = cells[0].slice(1);
         kind = headerKind(cells, file, line);
-        columns = kind === "flowmeter" ? FLOWMETER_CSV_COLUMNS : FLOW_CSV_COLUMNS;
+        columns =
+          kind === "flowmeter"
+            ? FLOWMETER_CSV_COLUMNS
+            : cells.length === FLOW_CSV_COLUMNS.length
+              ? FLOW_CSV_COLUMNS
+              : FLOW_CSV_COLUMNS_NO_CONTEXT;
         continue;
       }
       if (cells.length !== columns.length) {
@@ -61,7 +66,8 @@ export async function readFlowCsv(file: string, onRow?: (row: FlowCsvRecord) => 
           line,
         });
       }
-      const record = kind === "flowmeter" ? flowMeterRecord(cells, file, line) : ownRecord(cells, file, line);
+      const record =
+        kind === "flowmeter" ? flowMeterRecord(cells, file, line) : ownRecord(cells, columns, file, line);
       if (onRow) onRow(record);
       else rows.push(record);
     }
@@ -75,15 +81,26 @@ export async function readFlowCsv(file: string, onRow?: (row: FlowCsvRecord) => 
     file,
     kind: k,
     metaColumns: k === "flowmeter" ? FLOWMETER_META : FLOW_META_COLUMNS,
-    featureNames: k === "flowmeter" ? FLOWMETER_FEATURES : flowFeatureNames,
+    featureNames:
+      k === "flowmeter"
+        ? FLOWMETER_FEATURES
+        : columns.length === FLOW_CSV_COLUMNS.length
+          ? flowFeatureNames
+          : PER_FLOW_FEATURES,
     rows,
   };
 }
 
 function headerKind(cells: string[], file: string, line: number): FlowCsvKind {
   if (sameColumns(cells, FLOWMETER_CSV_COLUMNS)) return "flowmeter";
-  if (sameColumns(cells, FLOW_CSV_COLUMNS)) return "threatlens";
-  const expected = cells[0] === "fiveTuple" ? FLOWMETER_CSV_COLUMNS : FLOW_CSV_COLUMNS;
+  if (sameColumns(cells, FLOW_CSV_COLUMNS) || sameColumns(cells, FLOW_CSV_COLUMNS_NO_CONTEXT))
+    return "threatlens";
+  const expected =
+    cells[0] === "fiveTuple"
+      ? FLOWMETER_CSV_COLUMNS
+      : cells.length <= FLOW_CSV_COLUMNS_NO_CONTEXT.length
+        ? FLOW_CSV_COLUMNS_NO_CONTEXT
+        : FLOW_CSV_COLUMNS;
   const at = expected.findIndex((name, i) => cells[i] !== name);
   const where =
     at < 0
@@ -106,11 +123,11 @@ function flowMeterRecord(cells: string[], file: string, line: number): FlowCsvRe
   return { line, meta: cells.slice(0, 6), features: flowMeterFeatures(values) };
 }
 
-function ownRecord(cells: string[], file: string, line: number): FlowCsvRecord {
+function ownRecord(cells: string[], columns: readonly string[], file: string, line: number): FlowCsvRecord {
   const m = FLOW_META_COLUMNS.length;
-  const features = new Float64Array(flowFeatureNames.length);
+  const features = new Float64Array(columns.length - m);
   for (let i = 0; i < features.length; i++)
-    features[i] = parseNumber(cells[m + i], flowFeatureNames[i], file, line);
+    features[i] = parseNumber(cells[m + i], columns[m + i], file, line);
   return { line, meta: cells.slice(0, m), features };
 }
 

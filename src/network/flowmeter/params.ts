@@ -6,7 +6,7 @@ import { StandardScaler } from "../../core/scaling.ts";
 import { type LogisticModel, predictProba } from "../../models/logistic.ts";
 import { FLOWMETER_FEATURES } from "../flows/features.ts";
 import { DEFAULT_FLOW_TIMEOUTS } from "../flows/table.ts";
-import { type FlowScorer, type NetworkModel, rankWeights } from "../model.ts";
+import { type FlowScorer, isGbdt, type NetworkModel, rankWeights } from "../model.ts";
 
 /**
  * FlowMeter's model parameters: a directory of mean.txt, std.txt, weights.txt (39 values each, in FLOWMETER_FEATURES
@@ -43,6 +43,9 @@ export function formatSaveTxt(v: number): string {
 
 /** Why a model cannot be written as FlowMeter parameters, or undefined when it can. */
 export function exportProblem(model: NetworkModel): string | undefined {
+  if (isGbdt(model)) {
+    return "FlowMeter's parameter files hold a logistic regression, and this model is boosted trees: train one with --config config/network-grid-logistic.json --features flowmeter";
+  }
   if (model.featureSet !== "flowmeter") {
     return `the model uses ${model.featureNames.length} features and FlowMeter's parameter files hold exactly its 39: train it with --features flowmeter`;
   }
@@ -54,7 +57,7 @@ export function exportProblem(model: NetworkModel): string | undefined {
 
 export async function exportFlowMeterParams(model: NetworkModel, dir: string): Promise<string[]> {
   const problem = exportProblem(model);
-  if (problem !== undefined) throw new UsageError(`cannot export to FlowMeter: ${problem}`);
+  if (problem !== undefined || isGbdt(model)) throw new UsageError(`cannot export to FlowMeter: ${problem}`);
   const { mean, scale } = model.pipeline.scaler;
   const { weights, intercept } = model.pipeline.logistic;
   const lines = (values: readonly number[]) => values.map((v) => `${formatSaveTxt(v)}\n`).join("");
@@ -136,6 +139,7 @@ export async function loadFlowMeterParams(dir: string): Promise<FlowScorer> {
     flowSource: marker ? "threatlens" : "flowmeter",
     timeouts: marker?.timeouts ?? DEFAULT_FLOW_TIMEOUTS,
     rankedWeights: rankWeights(FLOWMETER_FEATURES, weights),
+    importance: "weight",
     probability: (rows) => predictProba(logistic, scaler.transform(rows as Float64Array[])),
   };
 }

@@ -1,4 +1,5 @@
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from "../capture/decode.ts";
+import { CONTEXT_FEATURES } from "./context.ts";
 import {
   D_COUNT,
   D_IAT_M2,
@@ -109,13 +110,16 @@ const EXTRA_FEATURES = [
 ] as const;
 
 /**
- * The fixed numeric schema of a Flow's `features`: FlowMeter's 39 (same names and units, nanoseconds for times, but
- * computed correctly — see computeFeatures) followed by the extra features.
+ * The statistics of one flow on its own: FlowMeter's 39 (same names and units, nanoseconds for times, but computed
+ * correctly — see computeFeatures) followed by the extra features.
  */
-export const flowFeatureNames: readonly string[] = [...FLOWMETER_FEATURES, ...EXTRA_FEATURES];
+export const PER_FLOW_FEATURES: readonly string[] = [...FLOWMETER_FEATURES, ...EXTRA_FEATURES];
+
+/** The fixed numeric schema of a Flow's `features`: its own statistics, then its context (see context.ts). */
+export const flowFeatureNames: readonly string[] = [...PER_FLOW_FEATURES, ...CONTEXT_FEATURES];
 
 /**
- * Fills `out` (length flowFeatureNames.length) from the flow state at `b`. Differences from FlowMeter, on purpose:
+ * Fills `out[0 .. PER_FLOW_FEATURES.length)` from the flow state at `b`. Differences from FlowMeter, on purpose:
  * packet sizes are IP-layer lengths from the IP header (the same whatever the link type or snaplen; FlowMeter
  * uses captured frame length); IAT* are gaps between consecutive packets of the flow (FlowMeter concatenates the
  * per-direction gaps); every std is the population std over all values, in exact nanoseconds (FlowMeter drops the

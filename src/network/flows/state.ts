@@ -64,3 +64,5 @@ export const FLAG_FIN_FWD = 2;
 export const FLAG_FIN_BWD = 4;
 export const FLAG_RST = 8;
 export const FLAG_CLOSED = 16;
+/** The flow began with a TCP SYN without ACK (a connection attempt). */
+export const FLAG_SYN_OPEN = 32;

@@ -1,6 +1,7 @@
 import { type DecodedPacket, LATER_FRAGMENT, PROTO_TCP } from "../capture/decode.ts";
 import { formatIpv4, formatIpv6 } from "../capture/ip.ts";
-import { computeFeatures, flowFeatureNames } from "./features.ts";
+import { CONTEXT_FEATURES, CONTEXT_LINKS, type ContextCapacity, FlowContext } from "./context.ts";
+import { computeFeatures, flowFeatureNames, PER_FLOW_FEATURES } from "./features.ts";
 import {
   D_COUNT,
   D_IAT_M2,
@@ -43,16 +44,24 @@ import {
   FLAG_FIN_FWD,
   FLAG_FWD_IS_LOWER,
   FLAG_RST,
+  FLAG_SYN_OPEN,
   STRIDE,
 } from "./state.ts";
 
-export type FlowEndReason = "idle" | "active" | "fin" | "rst" | "end";
-const END_REASONS: readonly FlowEndReason[] = ["idle", "active", "fin", "rst", "end"];
+/**
+ * Why a flow ended. "end": its capture (or input) ended while the flow was open; "cut": the same, but the flow is
+ * a TCP connection attempt (opened by a SYN) that started less than `cutWindow` before the end and has no answer
+ * yet, so its answer may simply not have been captured. Such flows look like unanswered scans (a truncated
+ * capture's last connection attempts) and are not complete flows.
+ */
+export type FlowEndReason = "idle" | "active" | "fin" | "rst" | "end" | "cut";
+export const END_REASONS: readonly FlowEndReason[] = ["idle", "active", "fin", "rst", "end", "cut"];
 const IDLE = 0;
 const ACTIVE = 1;
 const FIN = 2;
 const RST = 3;
 const END = 4;
+const CUT = 5;
 
 /** A finished bidirectional flow. "src" is the sender of the flow's first packet (the forward direction). */
 export interface Flow {
@@ -77,6 +86,8 @@ export interface Flow {
 export interface FlowTimeouts {
   /** A flow with no packet for this long is finished (seconds). */
   idleTimeout: number;
+  /** An unanswered TCP attempt still open at the end of its input and younger than this is "cut" (seconds). */
+  cutWindow: number;
   /** A flow older than this is cut, and its next packet starts a new flow with the same orientation (seconds). */
   activeTimeout: number;
   /** After a RST or FINs both ways, late packets (the last ACK, retransmissions) still join for this long (s). */
@@ -90,10 +101,12 @@ export interface FlowTimeouts {
  * half-open TCP flows sooner, which bounds memory under scans and spoofed floods, while staying above the typical
  * keep-alive / polling gaps of live application sessions (NetFlow exporters use 15–60 s). closeLinger = 2 s
  * covers the final ACK of a FIN exchange (one RTT) so that it does not become a flow of its own — the "TCP
- * appendix" artefact of CICFlowMeter, which ends a flow at the first FIN.
+ * appendix" artefact of CICFlowMeter, which ends a flow at the first FIN. cutWindow = 1 s: an answer
+ * comes within a round trip, and TCP retransmits an unanswered SYN after 1 s.
  */
 export const DEFAULT_FLOW_TIMEOUTS: Readonly<FlowTimeouts> = {
   idleTimeout: 60,
+  cutWindow: 1,
   activeTimeout: 120,
   closeLinger: 2,
 };
@@ -101,6 +114,8 @@ export const DEFAULT_FLOW_TIMEOUTS: Readonly<FlowTimeouts> = {
 /** Canonical key: [ipVersion << 8 | protocol, lower address (4 words), upper address (4 words), ports]. */
 const KEY_WORDS = 10;
 const FEATURES = flowFeatureNames.length;
+const OWN_FEATURES = PER_FLOW_FEATURES.length;
+const CONTEXT_WIDTH = CONTEXT_FEATURES.length;
 const SLAB_FLOWS = 1024;
 const TCP_FIN = 0x01;
 const TCP_SYN = 0x02;
@@ -145,14 +160,28 @@ export class FlowTable {
   private source = 0;
   private slab = new Float64Array(0);
   private slabUsed = SLAB_FLOWS;
+  private readonly cursor = new FlowCursor(this);
+  private readonly cutNs: number;
+  /** Context across flows: per flow, its keys' rows (CONTEXT_LINKS) and its context features at its start. */
+  readonly context: FlowContext;
+  private links: Int32Array;
+  private contextValues: Float64Array;
 
-  constructor(timeouts: Partial<FlowTimeouts> = {}, capacityHint = 1024) {
+  /** Whether context across flows is computed (it costs about as much as the flows themselves). */
+  private readonly withContext: boolean;
+
+  constructor(
+    timeouts: Partial<FlowTimeouts> = {},
+    capacityHint = 1024,
+    contextCapacity: Partial<ContextCapacity> | false = {},
+  ) {
     // Power of two, so that the bucket index is a mask.
     const initialCapacity = 2 ** Math.ceil(Math.log2(Math.max(2, capacityHint)));
     const t: FlowTimeouts = {
       idleTimeout: timeouts.idleTimeout ?? DEFAULT_FLOW_TIMEOUTS.idleTimeout,
       activeTimeout: timeouts.activeTimeout ?? DEFAULT_FLOW_TIMEOUTS.activeTimeout,
       closeLinger: timeouts.closeLinger ?? DEFAULT_FLOW_TIMEOUTS.closeLinger,
+      cutWindow: timeouts.cutWindow ?? DEFAULT_FLOW_TIMEOUTS.cutWindow,
     };
     for (const [name, v] of Object.entries(t)) {
       if (!(v > 0)) throw new RangeError(`flow ${name} must be a positive number of seconds, got ${v}`);
@@ -160,6 +189,14 @@ export class FlowTable {
     this.idleNs = t.idleTimeout * 1e9;
     this.activeNs = t.activeTimeout * 1e9;
     this.lingerNs = t.closeLinger * 1e9;
+    this.cutNs = t.cutWindow * 1e9;
+    this.withContext = contextCapacity !== false;
+    this.context = new FlowContext(
+      contextCapacity === false ? { hosts: 1, pairs: 1, services: 1 } : contextCapacity,
+    );
+    // Without context, no per-flow context storage either (it would be most of the table's memory).
+    this.links = new Int32Array(this.withContext ? initialCapacity * CONTEXT_LINKS : 0);
+    this.contextValues = new Float64Array(this.withContext ? initialCapacity * CONTEXT_WIDTH : 0);
     this.capacity = initialCapacity;
     this.keys = new Uint32Array(initialCapacity * KEY_WORDS);
     this.hashes = new Uint32Array(initialCapacity);
@@ -223,7 +260,8 @@ export class FlowTable {
     }
     const h = hashKey(key);
     let f = this.find(h);
-    if (f < 0) {
+    let created = f < 0;
+    if (created) {
       f = this.create(h, srcLower, t, sec, nsec);
     } else {
       const st = this.st;
@@ -232,12 +270,19 @@ export class FlowTable {
         // A fresh SYN on a closed connection's ports is a new connection.
         this.retire(f, flags & FLAG_RST ? RST : FIN);
         f = this.create(h, srcLower, t, sec, nsec);
+        created = true;
       } else if (t - st[f * STRIDE + F_FIRST_T] > this.activeNs) {
         this.retire(f, ACTIVE);
         f = this.create(h, (flags & FLAG_FWD_IS_LOWER) !== 0, t, sec, nsec);
+        created = true;
       }
     }
+    if (created && d.protocol === PROTO_TCP && (d.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN && d.hasPorts)
+      this.st[f * STRIDE + F_FLAGS] += FLAG_SYN_OPEN;
     this.update(f, d, srcLower, t, sec, nsec);
+    if (created && this.withContext) {
+      this.context.snapshot(this.links, f * CONTEXT_LINKS, t / 1e9, this.contextValues, f * CONTEXT_WIDTH);
+    }
   }
 
   /** Finishes every remaining flow (end of input) and restarts the clock, so the next capture may be older. */
@@ -246,25 +291,53 @@ export class FlowTable {
       const f = this.closeHead;
       this.retire(f, this.st[f * STRIDE + F_FLAGS] & FLAG_RST ? RST : FIN);
     }
-    while (this.lruHead >= 0) this.retire(this.lruHead, END);
+    const now = this.now;
+    const st = this.st;
+    while (this.lruHead >= 0) {
+      const f = this.lruHead;
+      const b = f * STRIDE;
+      const attempt = (st[b + F_FLAGS] & FLAG_SYN_OPEN) !== 0 && st[b + F_BWD + D_COUNT] === 0;
+      this.retire(f, attempt && now - st[b + F_FIRST_T] < this.cutNs ? CUT : END);
+    }
     this.now = Number.NEGATIVE_INFINITY;
     this.baseSec = Number.NaN;
+    this.context.clear();
   }
 
   /** Up to `max` finished flows, in the order they finished; their slots are reused afterwards. */
   take(max = Number.POSITIVE_INFINITY): Flow[] {
     const out: Flow[] = [];
-    while (this.doneHead >= 0 && out.length < max) {
+    this.drain(max, (c) => {
+      out.push(c.toFlow(this.featureVector()));
+    });
+    return out;
+  }
+
+  /**
+   * Hands up to `max` finished flows, in the order they finished, to `visit` through one reused cursor (no
+   * allocation per flow: what bulk writers need), then frees their slots. Returns how many were visited.
+   */
+  drain(max: number, visit: (flow: FlowCursor) => void): number {
+    const cursor = this.cursor;
+    let n = 0;
+    while (this.doneHead >= 0 && n < max) {
       const f = this.doneHead;
-      out.push(this.toFlow(f, END_REASONS[this.st[f * STRIDE + F_END_REASON]]));
+      cursor.load(f);
+      visit(cursor);
       this.doneHead = this.next[f];
       if (this.doneHead < 0) this.doneTail = -1;
       this.next[f] = this.freeHead;
       this.freeHead = f;
       this.size--;
       this.pending--;
+      n++;
     }
-    return out;
+    return n;
+  }
+
+  /** Capture names by source index (FlowCursor.source). */
+  sourceName(index: number): string {
+    return this.sources[index] ?? "";
   }
 
   private expire(): void {
@@ -327,6 +400,21 @@ export class FlowTable {
     st[b + F_FWD + D_INIT_WINDOW] = -1;
     st[b + F_BWD + D_INIT_WINDOW] = -1;
     st[b + F_TOUCH] = this.now;
+    if (this.withContext) {
+      const key = this.key;
+      const lower = key.subarray(1, 5);
+      const upper = key.subarray(5, 9);
+      this.context.startFlow(
+        this.links,
+        f * CONTEXT_LINKS,
+        key[0] >>> 8,
+        key[0] & 0xff,
+        fwdIsLower ? lower : upper,
+        fwdIsLower ? upper : lower,
+        fwdIsLower ? key[9] & 0xffff : key[9] >>> 16,
+        t / 1e9,
+      );
+    }
     this.prev[f] = this.lruTail;
     this.next[f] = -1;
     if (this.lruTail >= 0) this.next[this.lruTail] = f;
@@ -396,8 +484,11 @@ export class FlowTable {
       st[o + D_PAYLOAD_PACKETS]++;
     }
 
+    const tcp = d.protocol === PROTO_TCP && d.fragment !== LATER_FRAGMENT && d.hasPorts;
+    if (this.withContext)
+      this.context.packet(this.links, f * CONTEXT_LINKS, fwd, size, tcp ? d.tcpFlags : 0, t / 1e9);
     let newFlags = flags;
-    if (d.protocol === PROTO_TCP && d.fragment !== LATER_FRAGMENT && d.hasPorts) {
+    if (tcp) {
       const tf = d.tcpFlags;
       if (tf !== 0) {
         for (let bit = 0; bit < 8; bit++) if (tf & (1 << bit)) st[b + F_TCP_FLAG_COUNTS + bit]++;
@@ -462,37 +553,6 @@ export class FlowTable {
     this.pending++;
   }
 
-  private toFlow(f: number, reason: FlowEndReason): Flow {
-    const st = this.st;
-    const b = f * STRIDE;
-    const o = f * KEY_WORDS;
-    const keys = this.keys;
-    const version = keys[o] >>> 8;
-    const protocol = keys[o] & 0xff;
-    const lowerPort = keys[o + 9] >>> 16;
-    const upperPort = keys[o + 9] & 0xffff;
-    const fwdLower = (st[b + F_FLAGS] & FLAG_FWD_IS_LOWER) !== 0;
-    const lowerIp = version === 4 ? formatIpv4(keys[o + 1]) : formatIpv6(keys.subarray(o + 1, o + 5));
-    const upperIp = version === 4 ? formatIpv4(keys[o + 5]) : formatIpv6(keys.subarray(o + 5, o + 9));
-    const features = this.featureVector();
-    computeFeatures(st, b, protocol, features);
-    return {
-      capture: this.sources[st[b + F_SOURCE]] ?? "",
-      ipVersion: version,
-      protocol,
-      srcIp: fwdLower ? lowerIp : upperIp,
-      srcPort: fwdLower ? lowerPort : upperPort,
-      dstIp: fwdLower ? upperIp : lowerIp,
-      dstPort: fwdLower ? upperPort : lowerPort,
-      startSec: st[b + F_FIRST_SEC],
-      startNsec: st[b + F_FIRST_NSEC],
-      endSec: st[b + F_LAST_SEC],
-      endNsec: st[b + F_LAST_NSEC],
-      endReason: reason,
-      features,
-    };
-  }
-
   /**
    * A feature vector carved from a shared slab: allocating a small Float64Array costs ~1 µs each (its own
    * ArrayBuffer), a view into a slab a quarter of that. A slab is freed once all its flows are.
@@ -504,6 +564,24 @@ export class FlowTable {
     }
     const start = this.slabUsed++ * FEATURES;
     return this.slab.subarray(start, start + FEATURES);
+  }
+
+  /** Read access for FlowCursor (same module). */
+  get state(): Float64Array {
+    return this.st;
+  }
+
+  get keyWords(): Uint32Array {
+    return this.keys;
+  }
+
+  /** Copies flow `f`'s context features into `out` from `offset`. */
+  contextOf(f: number, out: Float64Array, offset: number): void {
+    if (!this.withContext) {
+      out.fill(0, offset, offset + CONTEXT_WIDTH);
+      return;
+    }
+    out.set(this.contextValues.subarray(f * CONTEXT_WIDTH, (f + 1) * CONTEXT_WIDTH), offset);
   }
 
   private insertBucket(f: number, h: number): void {
@@ -546,6 +624,14 @@ export class FlowTable {
     const st = new Float64Array(cap * STRIDE);
     st.set(this.st);
     this.st = st;
+    if (this.withContext) {
+      const links = new Int32Array(cap * CONTEXT_LINKS);
+      links.set(this.links);
+      this.links = links;
+      const contextValues = new Float64Array(cap * CONTEXT_WIDTH);
+      contextValues.set(this.contextValues);
+      this.contextValues = contextValues;
+    }
     const prev = new Int32Array(cap);
     prev.set(this.prev);
     this.prev = prev;
@@ -580,4 +666,91 @@ function hashKey(key: Uint32Array): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/**
+ * A finished flow still inside its table, read in place: valid only during FlowTable.drain's callback. Endpoints
+ * are oriented by the flow's first packet ("src" sent it); addresses are big-endian words (IPv4: word 0 only).
+ */
+export class FlowCursor {
+  ipVersion = 0;
+  protocol = 0;
+  srcPort = 0;
+  dstPort = 0;
+  readonly src = new Uint32Array(4);
+  readonly dst = new Uint32Array(4);
+  startSec = 0;
+  startNsec = 0;
+  endSec = 0;
+  endNsec = 0;
+  /** Index into END_REASONS. */
+  endReasonIndex = 0;
+  /** Capture index (FlowTable.sourceName). */
+  source = 0;
+  private slot = 0;
+
+  constructor(private readonly table: FlowTable) {}
+
+  load(f: number): void {
+    this.slot = f;
+    const st = this.table.state;
+    const keys = this.table.keyWords;
+    const b = f * STRIDE;
+    const o = f * KEY_WORDS;
+    this.ipVersion = keys[o] >>> 8;
+    this.protocol = keys[o] & 0xff;
+    const fwdLower = (st[b + F_FLAGS] & FLAG_FWD_IS_LOWER) !== 0;
+    const lower = fwdLower ? this.src : this.dst;
+    const upper = fwdLower ? this.dst : this.src;
+    for (let i = 0; i < 4; i++) {
+      lower[i] = keys[o + 1 + i];
+      upper[i] = keys[o + 5 + i];
+    }
+    const lowerPort = keys[o + 9] >>> 16;
+    const upperPort = keys[o + 9] & 0xffff;
+    this.srcPort = fwdLower ? lowerPort : upperPort;
+    this.dstPort = fwdLower ? upperPort : lowerPort;
+    this.startSec = st[b + F_FIRST_SEC];
+    this.startNsec = st[b + F_FIRST_NSEC];
+    this.endSec = st[b + F_LAST_SEC];
+    this.endNsec = st[b + F_LAST_NSEC];
+    this.endReasonIndex = st[b + F_END_REASON];
+    this.source = st[b + F_SOURCE];
+  }
+
+  get endReason(): FlowEndReason {
+    return END_REASONS[this.endReasonIndex];
+  }
+
+  /** Capture file of the flow's first packet. */
+  get capture(): string {
+    return this.table.sourceName(this.source);
+  }
+
+  /** Fills `out` (flowFeatureNames order: the flow's own statistics, then its context). */
+  features(out: Float64Array): Float64Array {
+    computeFeatures(this.table.state, this.slot * STRIDE, this.protocol, out);
+    this.table.contextOf(this.slot, out, OWN_FEATURES);
+    return out;
+  }
+
+  /** The flow as a self-contained object, its features written into `features`. */
+  toFlow(features: Float64Array): Flow {
+    const v4 = this.ipVersion === 4;
+    return {
+      capture: this.capture,
+      ipVersion: this.ipVersion,
+      protocol: this.protocol,
+      srcIp: v4 ? formatIpv4(this.src[0]) : formatIpv6(this.src),
+      srcPort: this.srcPort,
+      dstIp: v4 ? formatIpv4(this.dst[0]) : formatIpv6(this.dst),
+      dstPort: this.dstPort,
+      startSec: this.startSec,
+      startNsec: this.startNsec,
+      endSec: this.endSec,
+      endNsec: this.endNsec,
+      endReason: this.endReason,
+      features: this.features(features),
+    };
+  }
 }

@@ -15,6 +15,11 @@ export interface ManifestEntry {
   label: CaptureLabel | "ambiguous";
   /** The `category` column when present (e.g. portscan_nmap_syn), else the label. */
   category: string;
+  /**
+   * Where the capture comes from: the `source` column's first word when present (e.g. "ntop/nDPI" of
+   * "ntop/nDPI (LGPL-3.0)"), else "". Cross-validation can hold out whole sources.
+   */
+  source: string;
   line: number;
 }
 
@@ -43,6 +48,7 @@ export function parseManifest(text: string, file: string): Manifest {
   const fileCol = header.indexOf("file");
   const labelCol = header.indexOf("label");
   const categoryCol = header.indexOf("category");
+  const sourceCol = header.indexOf("source");
   if (fileCol < 0 || labelCol < 0) {
     throw new InputError(
       `the manifest header must name the tab-separated columns "file" and "label" (found: ${header.join(", ") || "nothing"})`,
@@ -69,7 +75,14 @@ export function parseManifest(text: string, file: string): Manifest {
     if (previous)
       throw new InputError(`${name} is listed twice (first on line ${previous.line})`, { file, line });
     const category = categoryCol >= 0 ? (cells[categoryCol]?.trim() ?? "") : "";
-    entries.set(path, { path, label: label as ManifestEntry["label"], category: category || label, line });
+    const source = sourceCol >= 0 ? (cells[sourceCol]?.trim().split(/\s+/)[0] ?? "") : "";
+    entries.set(path, {
+      path,
+      label: label as ManifestEntry["label"],
+      category: category || label,
+      source,
+      line,
+    });
   }
   if (entries.size === 0) throw new InputError("the manifest lists no file", { file });
   return { file, entries };
@@ -79,6 +92,7 @@ export interface LabelledInput {
   path: string;
   label: CaptureLabel;
   category: string;
+  source: string;
 }
 
 export interface LabelledInputs {
@@ -103,7 +117,7 @@ export function labelInputs(files: readonly string[], source: LabelSource): Labe
   const ambiguous: string[] = [];
   for (const path of files) {
     if ("label" in source) {
-      inputs.push({ path, label: source.label, category: source.label });
+      inputs.push({ path, label: source.label, category: source.label, source: "" });
       continue;
     }
     const entry = source.manifest.entries.get(resolve(path));
@@ -114,7 +128,7 @@ export function labelInputs(files: readonly string[], source: LabelSource): Labe
       );
     }
     if (entry.label === "ambiguous") ambiguous.push(path);
-    else inputs.push({ path, label: entry.label, category: entry.category });
+    else inputs.push({ path, label: entry.label, category: entry.category, source: entry.source });
   }
   return { inputs, ambiguous };
 }

@@ -4,7 +4,11 @@ import { randomInt, seededRandom } from "../../../src/core/random.ts";
 import { DECODED, DecodedPacket } from "../../../src/network/capture/decode.ts";
 import { readCapture } from "../../../src/network/capture/reader.ts";
 import { extractFlows } from "../../../src/network/flows/extract.ts";
-import { FLOWMETER_FEATURES, flowFeatureNames } from "../../../src/network/flows/features.ts";
+import {
+  FLOWMETER_FEATURES,
+  flowFeatureNames,
+  PER_FLOW_FEATURES,
+} from "../../../src/network/flows/features.ts";
 import { type Flow, FlowTable } from "../../../src/network/flows/table.ts";
 import { pcapFile, type TestPacket, tempDir } from "../helpers/captures.ts";
 import { ethernet, ipv4, TCP_FLAGS, tcp, udp } from "../helpers/packets.ts";
@@ -161,7 +165,7 @@ describe("bidirectional flows", () => {
       fwdInitWindow: 64240,
       bwdInitWindow: 65160,
     };
-    assert.deepEqual(Object.keys(expected), [...flowFeatureNames]);
+    assert.deepEqual(Object.keys(expected), [...PER_FLOW_FEATURES]);
     for (const [name, value] of Object.entries(expected)) close(feature(flow, name), value, name);
   });
 
@@ -188,7 +192,7 @@ describe("bidirectional flows", () => {
       [
         ["rst", 5, 1],
         ["fin", 4, 0],
-        ["end", 1, 0],
+        ["cut", 1, 0], // an unanswered attempt the capture ended on: its answer may simply be missing
       ],
     );
   });
