@@ -42,7 +42,8 @@ export abstract class CollectorRun {
     this.output = new CollectorOutput(maxBufferedBytes);
     this.writer = new EventWriter(
       (chunk) => {
-        if (!this.output.write(chunk) && this.state !== "stopping") this.pauseSource?.();
+        // Only while running: starting needs the tracer's answer to get through, stopping its last ticks.
+        if (!this.output.write(chunk) && this.state === "running") this.pauseSource?.();
       },
       passthrough ? "raw" : mode === "syscalls" ? "syscalls" : (format as FileFormat),
     );
