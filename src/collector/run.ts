@@ -61,6 +61,7 @@ export abstract class CollectorRun {
   }
 
   abstract get commandPid(): number | undefined;
+  protected abstract get tracerPid(): number | undefined;
   abstract stop(): Promise<CollectorSummary>;
 
   /** How the backend pauses and resumes its source when the reader is slow. */
@@ -110,6 +111,7 @@ export abstract class CollectorRun {
       format: this.format,
       scope: this.scopeText,
       running: this.state === "running",
+      tracerPid: this.tracerPid,
       elapsedMs: end - this.startedAt,
       events: this.writer.rows,
       byType: { ...this.writer.counts },

@@ -176,6 +176,10 @@ export class BpftraceCollector extends CollectorRun implements Collector {
     );
   }
 
+  protected get tracerPid(): number | undefined {
+    return this.child.pid;
+  }
+
   get commandPid(): number | undefined {
     return this.command?.pid;
   }

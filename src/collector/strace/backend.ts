@@ -128,6 +128,10 @@ export class StraceCollector extends CollectorRun implements Collector {
   }
 
   /** The started command's process id, once its first traced call has been read. */
+  protected get tracerPid(): number | undefined {
+    return this.child.pid;
+  }
+
   get commandPid(): number | undefined {
     return this.firstTid;
   }
