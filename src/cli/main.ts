@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { ThreatlensError } from "../core/errors.ts";
 import { registerDemo } from "./demo.ts";
+import { registerFleet, registerUi } from "./fleet.ts";
 import { registerNetwork } from "./network.ts";
 import { registerRansomware } from "./ransomware.ts";
 import { registerSyscalls } from "./syscalls.ts";
@@ -23,6 +24,8 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 registerRansomware(program);
 registerSyscalls(program);
 registerNetwork(program);
+registerFleet(program);
+registerUi(program);
 registerDemo(program);
 
 try {

@@ -11,6 +11,9 @@ import { InputError } from "../errors.ts";
  */
 export type LineHandler = (bytes: Uint8Array, start: number, end: number, line: number) => void;
 
+/** Called between chunks; a returned promise holds the source back until it settles. */
+export type ChunkHandler = () => void | Promise<void>;
+
 export interface LineSourceStats {
   bytes: number;
   lines: number;
@@ -36,9 +39,11 @@ export interface LineSource {
   readonly stats: LineSourceStats;
   /**
    * Hands every line to `onLine` and calls `onChunk` after each chunk (a moment between records where the engine can
-   * checkpoint or print stats). Resolves at the end of input, or once `stop` was called.
+   * checkpoint or print stats). When `onChunk` returns a promise, the source reads nothing more until it settles: a
+   * consumer that cannot keep up (a fleet agent whose disk buffer is full) pushes back on the input. Resolves at the end
+   * of input, or once `stop` was called.
    */
-  run(onLine: LineHandler, onChunk?: () => void): Promise<void>;
+  run(onLine: LineHandler, onChunk?: ChunkHandler): Promise<void>;
   stop(): void;
   /** Resume point after the last line handed out; null for sources that cannot be resumed (streams). */
   position(): FilePosition | null;
@@ -109,7 +114,7 @@ export class FileLineSource implements LineSource {
     if (position.path === this.path) this.from = position;
   }
 
-  async run(onLine: LineHandler, onChunk?: () => void): Promise<void> {
+  async run(onLine: LineHandler, onChunk?: ChunkHandler): Promise<void> {
     await this.openAt(this.from);
     if (this.offset > 0) await this.replayHeader(onLine);
     const follow = this.options.follow ?? false;
@@ -136,7 +141,7 @@ export class FileLineSource implements LineSource {
           buffer.copy(buffer, 0, used, filled);
           carry = filled - used;
           if (this.offset + carry > this.size) this.size = this.offset + carry;
-          onChunk?.();
+          await onChunk?.();
           continue;
         }
         if (!follow) {
@@ -148,7 +153,7 @@ export class FileLineSource implements LineSource {
             onLine(buffer, 0, end, this.line);
             this.offset += carry;
             carry = 0;
-            onChunk?.();
+            await onChunk?.();
           }
           return;
         }
@@ -357,7 +362,7 @@ export class StreamLineSource implements LineSource {
     this.wake?.();
   }
 
-  async run(onLine: LineHandler, onChunk?: () => void): Promise<void> {
+  async run(onLine: LineHandler, onChunk?: ChunkHandler): Promise<void> {
     const stream = this.stream;
     const onData = (chunk: Buffer) => {
       this.stats.bytes += chunk.length;
@@ -394,7 +399,8 @@ export class StreamLineSource implements LineSource {
           const chunk = this.queue.shift()!;
           this.queuedBytes -= chunk.length;
           carry = this.visit(carry, chunk, onLine);
-          onChunk?.();
+          const held = onChunk?.();
+          if (held) await held;
           if (Date.now() - sliceStart >= this.sliceMs) break;
         }
         if (this.paused && this.queuedBytes <= this.maxQueueBytes / 2) {
@@ -420,7 +426,7 @@ export class StreamLineSource implements LineSource {
         this.line++;
         this.stats.lines++;
         onLine(carry, 0, end, this.line);
-        onChunk?.();
+        await onChunk?.();
       }
     } finally {
       stream.off("data", onData);
