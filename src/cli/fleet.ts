@@ -11,34 +11,7 @@ import { printJson } from "./output.ts";
 // The fleet's modules (and the NATS client) load only when a fleet command runs: other commands start faster.
 const NATS_HELP = "NATS server URL (default: $THREATLENS_NATS)";
 const DETECTOR_HELP = "detector (ransomware; network and syscalls once registered for fleet mode)";
-const fleetModules = async () => {
-  const [agent, alerts, connection, edge, models, registry, scorer, serverConfig, setup, ui] =
-    await Promise.all([
-      import("../fleet/agent.ts"),
-      import("../fleet/alerts.ts"),
-      import("../fleet/connection.ts"),
-      import("../fleet/edge.ts"),
-      import("../fleet/models.ts"),
-      import("../fleet/registry.ts"),
-      import("../fleet/scorer.ts"),
-      import("../fleet/server-config.ts"),
-      import("../fleet/setup.ts"),
-      import("../fleet/ui/server.ts"),
-    ]);
-  return {
-    ...agent,
-    ...alerts,
-    ...connection,
-    ...edge,
-    ...models,
-    ...registry,
-    ...scorer,
-    ...serverConfig,
-    ...setup,
-    ...ui,
-  };
-};
-/** Defaults shown in --help, kept equal to the library's (test/fleet/cli.test.ts checks). */
+/** Defaults shown in --help, kept equal to the library's (test/fleet/units.test.ts checks). */
 export const CLI_DEFAULTS = {
   partitions: 8,
   ackWaitS: 15,
@@ -86,7 +59,7 @@ export function registerFleet(program: Command): void {
     )
     .option("-o, --output <file>", "write it here instead of stdout")
     .action(async (opts) => {
-      const { serverConfig } = await fleetModules();
+      const { serverConfig } = await import("../fleet/server-config.ts");
       const text = serverConfig({
         host: opts.listen,
         port: opts.port,
@@ -122,7 +95,9 @@ export function registerFleet(program: Command): void {
     )
     .option("--json", "print the result as JSON")
     .action(async (opts) => {
-      const { connectNats, natsUrl, initFleet, FLEET_DETECTORS, DEFAULT_LIMITS } = await fleetModules();
+      const { connectNats, natsUrl } = await import("../fleet/connection.ts");
+      const { initFleet, DEFAULT_LIMITS } = await import("../fleet/setup.ts");
+      const { FLEET_DETECTORS } = await import("../fleet/registry.ts");
       const nc = await connectNats(natsUrl(opts.nats), { name: "threatlens fleet init" });
       try {
         const result = await initFleet(nc, FLEET_DETECTORS, {
@@ -155,7 +130,8 @@ export function registerFleet(program: Command): void {
     .option("--force", "publish even if its feature configuration differs from the current version's")
     .option("--json", "print the version as JSON")
     .action(async (model: string, opts) => {
-      const { connectNats, natsUrl, pushModel } = await fleetModules();
+      const { connectNats, natsUrl } = await import("../fleet/connection.ts");
+      const { pushModel } = await import("../fleet/models.ts");
       const nc = await connectNats(natsUrl(opts.nats), { name: "threatlens fleet models push" });
       try {
         const { pointer, changed } = await pushModel(nc, opts.detector, model, { force: opts.force });
@@ -177,7 +153,8 @@ export function registerFleet(program: Command): void {
     .requiredOption("--detector <detector>", DETECTOR_HELP)
     .option("--json", "JSON")
     .action(async (opts) => {
-      const { connectNats, natsUrl, listModels } = await fleetModules();
+      const { connectNats, natsUrl } = await import("../fleet/connection.ts");
+      const { listModels } = await import("../fleet/models.ts");
       const nc = await connectNats(natsUrl(opts.nats), { name: "threatlens fleet models list" });
       try {
         const list = await listModels(nc, opts.detector);
@@ -227,7 +204,10 @@ export function registerFleet(program: Command): void {
     )
     .option("--json", "print the final statistics as JSON on stdout")
     .action(async (inputs: string[], opts) => {
-      const { natsUrl, runAgent, runEdgeAgent, formatAgentStats, fleetDetector } = await fleetModules();
+      const { natsUrl } = await import("../fleet/connection.ts");
+      const { runAgent, formatAgentStats } = await import("../fleet/agent.ts");
+      const { runEdgeAgent } = await import("../fleet/edge.ts");
+      const { fleetDetector } = await import("../fleet/registry.ts");
       fleetDetector(opts.detector);
       if (opts.collect || opts.interface) {
         throw new UsageError(
@@ -283,7 +263,8 @@ export function registerFleet(program: Command): void {
     .option("--stats <seconds>", "stats line on stderr every so many seconds", positiveNumber, 5)
     .option("--json", "final statistics as JSON on stdout")
     .action(async (opts) => {
-      const { natsUrl, runScorer } = await fleetModules();
+      const { natsUrl } = await import("../fleet/connection.ts");
+      const { runScorer } = await import("../fleet/scorer.ts");
       const stats = await runScorer({
         nats: natsUrl(opts.nats),
         id: opts.id,
@@ -310,7 +291,8 @@ export function registerFleet(program: Command): void {
     .option("--since <time>", "only alerts raised at or after (ISO-8601, or an age: 15m, 2h, 1d)", time)
     .option("--until <time>", "only alerts raised before", time)
     .action(async (opts) => {
-      const { connectNats, natsUrl, readAlerts, formatFleetAlert } = await fleetModules();
+      const { connectNats, natsUrl } = await import("../fleet/connection.ts");
+      const { readAlerts, formatFleetAlert } = await import("../fleet/alerts.ts");
       const nc = await connectNats(natsUrl(opts.nats), {
         name: "threatlens fleet alerts",
         persistent: opts.follow,
@@ -346,7 +328,8 @@ export function registerUi(program: Command): void {
     .option("--port <port>", "HTTP port", positiveInteger, 8480)
     .option("--listen <address>", "listen address", "127.0.0.1")
     .action(async (opts) => {
-      const { natsUrl, serveUi } = await fleetModules();
+      const { natsUrl } = await import("../fleet/connection.ts");
+      const { serveUi } = await import("../fleet/ui/server.ts");
       const server = await serveUi({
         nats: natsUrl(opts.nats),
         port: opts.port,

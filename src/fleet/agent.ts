@@ -395,6 +395,8 @@ export class ServerLink {
   private nc: NatsConnection | null = null;
   connected = false;
   private closed = false;
+  /** Called after every reconnection. */
+  onReconnect: (() => void) | null = null;
 
   constructor(url: string, name: string, onWarning?: (message: string) => void) {
     this.ready = connectNats(url, { name, persistent: true }).then((nc) => {
@@ -408,6 +410,7 @@ export class ServerLink {
           } else if (s.type === "reconnect") {
             this.connected = true;
             onWarning?.(`reconnected to ${url}`);
+            this.onReconnect?.();
           }
         }
       })().catch(() => {});

@@ -28,6 +28,8 @@ export class SpoolPublisher<H extends SpoolHeader> {
   private inflight = 0;
   private backoffUntil = 0;
   private stopped = false;
+  /** Sends of an older generation were overtaken by a resend: their outcome no longer counts in the window. */
+  private generation = 0;
   private wake: (() => void) | null = null;
   private readonly done: Promise<void>;
 
@@ -44,6 +46,19 @@ export class SpoolPublisher<H extends SpoolHeader> {
 
   /** New records were appended. */
   kick(): void {
+    this.wake?.();
+  }
+
+  /**
+   * The connection came back: replies to what was in flight may be lost with it, so send every unacknowledged record
+   * again now rather than after its timeout (the server drops the copies it already has by message id).
+   */
+  resend(): void {
+    this.generation++;
+    this.inflight = 0;
+    const unacked = this.spool.unackedSeqs();
+    this.cursor = unacked.length > 0 ? unacked[0] : this.spool.nextSeq;
+    this.backoffUntil = 0;
     this.wake?.();
   }
 
@@ -79,12 +94,13 @@ export class SpoolPublisher<H extends SpoolHeader> {
 
   private send(record: SpoolRecord<H>): void {
     const { header, payload } = record;
+    const generation = this.generation;
     this.inflight++;
     this.js
       .publish(this.plan.subject(header), payload, {
         msgID: this.plan.msgId(header),
         headers: this.plan.headers?.(header),
-        timeout: 10_000,
+        timeout: 5000,
       })
       .then(
         (ack) => {
@@ -93,6 +109,7 @@ export class SpoolPublisher<H extends SpoolHeader> {
           this.spool.ack(header.seq);
         },
         (error: Error) => {
+          if (generation !== this.generation || this.spool.isAcked(header.seq)) return;
           this.stats.failures++;
           const message = error.message;
           if (message !== this.stats.lastError) this.options.onError?.(message);
@@ -103,7 +120,7 @@ export class SpoolPublisher<H extends SpoolHeader> {
         },
       )
       .finally(() => {
-        this.inflight--;
+        if (generation === this.generation) this.inflight--;
         this.wake?.();
       });
   }

@@ -54,6 +54,8 @@ interface Located<H extends SpoolHeader> {
 
 interface SpoolMeta {
   ackedThrough: number;
+  /** Acknowledged out of order, above the watermark (a few: what was in flight around a failure). */
+  ackedAbove: number[];
   nextSeq: number;
   last: SpoolHeader | null;
 }
@@ -213,7 +215,12 @@ export class Spool<H extends SpoolHeader = SpoolHeader> {
   /** Writes the acknowledged watermark (cheap; called on a timer and at exit). */
   saveMeta(): void {
     if (!this.metaDirty) return;
-    const meta: SpoolMeta = { ackedThrough: this.ackedThrough, nextSeq: this.next, last: this.lastHeader };
+    const meta: SpoolMeta = {
+      ackedThrough: this.ackedThrough,
+      ackedAbove: [...this.ackedAbove],
+      nextSeq: this.next,
+      last: this.lastHeader,
+    };
     const file = join(this.dir, META_FILE);
     writeFileSync(`${file}.tmp`, JSON.stringify(meta));
     renameSync(`${file}.tmp`, file);
@@ -265,6 +272,7 @@ export class Spool<H extends SpoolHeader = SpoolHeader> {
     try {
       const meta = JSON.parse(text) as SpoolMeta;
       this.ackedThrough = meta.ackedThrough;
+      for (const seq of meta.ackedAbove ?? []) this.ackedAbove.add(seq);
       this.next = meta.nextSeq;
       this.lastHeader = meta.last as H | null;
     } catch {
@@ -292,7 +300,7 @@ export class Spool<H extends SpoolHeader = SpoolHeader> {
         const body = data.subarray(offset + FRAME, offset + size);
         if (crc32(body) !== data.readUInt32LE(offset + 12)) break;
         const header = JSON.parse(body.subarray(0, headLength).toString()) as H;
-        if (header.seq > this.ackedThrough) {
+        if (!this.isAcked(header.seq)) {
           this.pending.set(header.seq, { header, payload: null, segment: first, offset, size });
           this.pendingBytes += size;
         }
