@@ -153,8 +153,9 @@ export async function runAgent(options: AgentOptions): Promise<AgentStats> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   }
-  const metaTimer = setInterval(() => spool.saveMeta(), 200);
-  const lingerTimer = setInterval(() => batcher.linger(), Math.max(10, (options.lingerMs ?? 100) / 2));
+  // The acknowledged watermark on disk lags by up to a second: after a crash, what was acknowledged meanwhile is sent
+  // again and dropped by the server as a duplicate.
+  const metaTimer = setInterval(() => spool.saveMeta(), 1000);
   const update = () => {
     stats.buffered = spool.unacknowledged;
     stats.bufferedBytes = spool.unacknowledgedBytes;
@@ -177,7 +178,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentStats> {
     update();
     link.summary(summarySubject("agent", `${host}.${detector.kind}`), stats);
   }, options.summaryMs ?? 5000);
-  for (const t of [metaTimer, lingerTimer, statsTimer, summaryTimer]) t?.unref();
+  for (const t of [metaTimer, statsTimer, summaryTimer]) t?.unref();
 
   try {
     for (let i = plan.sourceIndex; i < sources.length && !stopped; i++) {
@@ -202,7 +203,8 @@ export async function runAgent(options: AgentOptions): Promise<AgentStats> {
     if (waited && options.input.kind === "files" && !stopped)
       state.writeJson("run.json", { ...plan.run, complete: true });
   } finally {
-    for (const t of [metaTimer, lingerTimer, statsTimer, summaryTimer]) if (t) clearInterval(t);
+    for (const t of [metaTimer, statsTimer, summaryTimer]) if (t) clearInterval(t);
+    batcher.close();
     if (options.handleSignals) {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
@@ -283,6 +285,8 @@ class Batcher {
   private source: LineSource | null = null;
   private sourceIndex = 0;
   private flags = "";
+  /** Ships a batch that has waited `lingerMs` for more lines: armed when a batch opens, so an idle agent sleeps. */
+  private lingerTimer: NodeJS.Timeout | null = null;
   private readonly maxLines: number;
   private readonly maxBytes: number;
   private readonly lingerMs: number;
@@ -321,7 +325,15 @@ class Batcher {
       this.buffer.copy(bigger, 0, 0, this.used);
       this.buffer = bigger;
     }
-    if (this.count === 0) this.openedAt = Date.now();
+    if (this.count === 0) {
+      this.openedAt = Date.now();
+      if (this.lingerTimer === null) {
+        this.lingerTimer = setTimeout(() => {
+          this.lingerTimer = null;
+          this.linger();
+        }, this.lingerMs);
+      }
+    }
     this.buffer.set(bytes.subarray(start, end), this.used);
     this.used += length;
     this.buffer[this.used++] = 10;
@@ -339,9 +351,20 @@ class Batcher {
     return undefined;
   }
 
-  /** Ships a batch that has waited long enough for more lines. */
-  linger(): void {
-    if (this.count > 0 && Date.now() - this.openedAt >= this.lingerMs) this.cut("");
+  private linger(): void {
+    if (this.count === 0) return;
+    const waited = Date.now() - this.openedAt;
+    if (waited >= this.lingerMs) this.cut("");
+    else
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = null;
+        this.linger();
+      }, this.lingerMs - waited);
+  }
+
+  close(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
   }
 
   /** Closes the current batch (with extra flags, e.g. "e" at the end of a file) and appends it to the spool. */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { type ConsumerMessages, type JetStreamClient, type JsMsg, jetstream } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
+import type { KV, KvEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Alert } from "../core/stream/alerts.ts";
 import type { AlertSink } from "../core/stream/engine.ts";
@@ -103,6 +103,8 @@ export class FleetScorer {
   private readonly ages: number[] = [];
   private readonly checkpointMs: number;
   private readonly leaseMs: number;
+  /** Starts the next lease round now (a model became available). */
+  private wakeBalance: (() => void) | null = null;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -151,10 +153,12 @@ export class FleetScorer {
       (m) => {
         const slot = this.slots.get(m.pointer.detector);
         if (!slot) return;
+        const first = !slot.ready;
         if (slot.set(m.loaded, m.pointer.version)) {
           this.info(
             `scoring ${m.pointer.detector} with model version ${m.pointer.version} (${m.pointer.name})`,
           );
+          if (first) this.wakeBalance?.();
         } else {
           this.warn(
             `${m.pointer.detector} model version ${m.pointer.version} has ${m.loaded.compatibility}, unlike the one in use: not applied`,
@@ -170,7 +174,10 @@ export class FleetScorer {
     try {
       while (!signal.aborted) {
         await this.balance().catch((error) => this.warn(`lease round failed: ${errorText(error)}`));
-        await sleep(Math.max(200, this.leaseMs / 4), signal);
+        const wake = new AbortController();
+        this.wakeBalance = () => wake.abort();
+        await sleep(Math.max(200, this.leaseMs / 4), AbortSignal.any([signal, wake.signal]));
+        this.wakeBalance = null;
       }
     } finally {
       clearInterval(statsTimer);
@@ -220,18 +227,32 @@ export class FleetScorer {
     if (held.length === share) return;
     // Start at a place derived from our id, so scorers starting together try different units first.
     const offset = wanted.length > 0 ? Number.parseInt(this.id.slice(-6), 16) % wanted.length || 0 : 0;
-    let count = held.length;
-    for (let i = 0; i < wanted.length && count < share; i++) {
+    const candidates: typeof wanted = [];
+    for (let i = 0; i < wanted.length; i++) {
       const w = wanted[(i + (Number.isNaN(offset) ? 0 : offset)) % wanted.length];
-      if (this.units.has(w.key)) continue;
-      const revision = await this.claim(w.key, now);
-      if (revision === null) continue;
+      if (!this.units.has(w.key)) candidates.push(w);
+    }
+    // Look at every lease at once, then claim free or lapsed ones (together: a round trip each) up to our share.
+    let count = held.length;
+    const entries = await Promise.all(candidates.map((w) => this.fleet.get(w.key)));
+    const free = candidates
+      .map((w, i) => ({ w, entry: entries[i] }))
+      .filter(({ entry }) => {
+        if (entry === null || entry.operation !== "PUT") return true;
+        const lease = entry.json<Lease>();
+        return lease.until <= now || lease.owner === this.id;
+      })
+      .slice(0, share - count);
+    const claims = await Promise.all(free.map(({ w, entry }) => this.claim(w.key, entry, now)));
+    claims.forEach((revision, i) => {
+      const w = free[i].w;
+      if (revision === null || count >= share) return;
       const unit = new Unit(this, w.detector, w.partition, w.key, revision, now + this.leaseMs);
       this.units.set(w.key, unit);
       unit.start();
       count++;
       this.info(`took ${w.key}`);
-    }
+    });
   }
 
   private async liveScorers(now: number): Promise<number> {
@@ -245,19 +266,14 @@ export class FleetScorer {
     return Math.max(live, 1);
   }
 
-  /** Takes a free or lapsed lease; its revision, or null when another scorer holds it. */
-  private async claim(key: string, now: number): Promise<number | null> {
+  /** Takes a free or lapsed lease (as last read); its revision, or null when another scorer was faster. */
+  private async claim(key: string, entry: KvEntry | null, now: number): Promise<number | null> {
     const lease = JSON.stringify({ owner: this.id, until: now + this.leaseMs } satisfies Lease);
     try {
-      const entry = await this.fleet.get(key);
       if (entry === null) return await this.fleet.create(key, lease);
-      if (entry.operation === "PUT") {
-        const current = entry.json<Lease>();
-        if (current.until > now && current.owner !== this.id) return null;
-      }
       return await this.fleet.update(key, lease, entry.revision);
     } catch {
-      return null; // someone was faster
+      return null;
     }
   }
 

@@ -139,7 +139,9 @@ describe("fleet mode", { skip: missing ?? false }, () => {
     await waitFor(
       () => scorers.every((s) => /took lease\.ransomware/.test(s.stderr())),
       "both scorers holding units",
-    );
+    ).catch((e) => {
+      throw new Error(`${e.message}\n${scorers.map((s) => s.stderr()).join("\n---\n")}`);
+    });
     // Every event applied once: the sessions' engines counted exactly the events shipped.
     const states = await checkpoints(nc);
     assert.equal(states.length, hosts.length);

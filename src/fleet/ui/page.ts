@@ -38,18 +38,20 @@ export const PAGE = `<!doctype html>
   table { width:100%; border-collapse:collapse; }
   th, td { text-align:left; padding:4px 6px; border-bottom:1px solid var(--line); white-space:nowrap; }
   th { font-size:11px; color:var(--mute); font-weight:600; }
-  td.entity { white-space:normal; max-width:360px; }
   tbody tr { cursor:pointer; } tbody tr:hover { background:#f1f4f9; } tbody tr.sel { background:#e3ebf7; }
   .pri { display:inline-block; padding:0 6px; border-radius:8px; color:#fff; font-size:11px; font-weight:600; }
   .pri.critical { background:var(--critical); } .pri.error { background:var(--error); }
   .pri.warning { background:var(--warning); color:#222; } .pri.notice { background:var(--notice); }
   #detail dl { display:grid; grid-template-columns: 140px 1fr; gap:2px 10px; margin:0 0 8px; }
   #detail dt { color:var(--mute); } #detail dd { margin:0; overflow-wrap:anywhere; }
-  #detail pre { background:#f3f5f8; padding:8px; border-radius:4px; overflow:auto; max-height:260px; margin:0; font-size:12px; }
+  #detail { min-width:0; }
+  #detail pre { background:#f3f5f8; padding:8px; border-radius:4px; overflow:auto; max-height:260px; margin:0; font-size:12px; white-space:pre-wrap; overflow-wrap:anywhere; }
+  #detail table td { white-space:normal; }
   #detail ol { margin:0; padding-left:18px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size:12px; }
   .muted { color:var(--mute); }
-  .split { display:grid; grid-template-columns: 3fr 2fr; gap:14px; }
-  #tablewrap { max-height:420px; overflow:auto; }
+  .split { display:grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap:14px; }
+  #tablewrap { max-height:520px; overflow:auto; }
+  td.entity { max-width:260px; overflow:hidden; text-overflow:ellipsis; }
   #fleetstate td { font-size:12px; }
 </style>
 </head>
