@@ -76,8 +76,10 @@ const logs = readdirSync(join(data, "logs"))
   .map((f) => join(data, "logs", f));
 const eventsPerHost = logs.reduce((n, f) => n + readFileSync(f, "utf8").trim().split("\n").length - 1, 0);
 const procs = new Set<ChildProcess>();
+const servers = new Set<NatsServer>();
 const cleanup = () => {
   for (const p of procs) p.kill("SIGKILL");
+  for (const s of servers) void s.stop("SIGKILL");
 };
 process.on("exit", cleanup);
 
@@ -96,8 +98,10 @@ function threatlens(cliArgs: string[], env: Record<string, string>) {
   child.stdout!.on("data", () => {});
   child.stderr!.on("data", (d) => (err += d));
   const exited = new Promise<number | null>((r) =>
-    child.once("exit", (code) => {
+    child.once("exit", (code, signal) => {
       procs.delete(child);
+      if (code !== 0 && signal === null)
+        log(`${cliArgs.slice(0, 2).join(" ")} exited ${code}:\n${err.slice(-3000)}`);
       r(code);
     }),
   );
@@ -110,8 +114,12 @@ function cpuSeconds(pid: number): number {
 }
 
 function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN; // the process is gone
+  }
 }
 
 function percentile(values: number[], p: number): number {
@@ -125,6 +133,7 @@ async function fleet(
   name: string,
 ): Promise<{ server: NatsServer; nc: NatsConnection; env: Record<string, string> }> {
   const server = await startNats(join(work, name), { partitions: 8 });
+  servers.add(server);
   const nc = await connectNats(server.url, { name: "bench", persistent: true });
   await initFleet(nc, FLEET_DETECTORS);
   await pushModel(nc, "ransomware", model);
@@ -254,8 +263,9 @@ try {
     const { server, nc, env } = await fleet("latency");
     const scorers = [startScorer(env), startScorer(env)];
     await holding(scorers);
+    // Host 0 writes 10 k events/s (the agent CPU figure); the others 2.5 k/s each.
     const liveHosts = quick ? 2 : 4;
-    const rate = 10_000; // events/s per host
+    const rateOf = (h: number) => (h === 0 ? 10_000 : 2_500);
     const written = new Map<string, number>(); // host + TS → wall ms of the write
     const latencies: number[] = [];
     const sub = nc.subscribe("tl.alerts.>");
@@ -288,18 +298,22 @@ try {
         env,
       ),
     );
+    await new Promise((r) => setTimeout(r, 3000)); // the agents start and open their files
     // One host's log over time: the 11 recordings one after another (25 s at 10 k/s stays within their 253,842 rows,
     // so every TS is written once and maps to one write time).
     const rows = logs.flatMap((l) => readFileSync(l, "utf8").trim().split("\n").slice(1));
     const seconds = quick ? 15 : 25;
-    log(`latency: ${liveHosts} hosts following logs written at ${fmt(rate)} events/s each for ${seconds} s`);
+    const totalRate = files.reduce((n, _, h) => n + rateOf(h), 0);
+    log(
+      `latency: ${liveHosts} hosts following logs written at ${fmt(totalRate)} events/s in all for ${seconds} s`,
+    );
     const start = performance.now();
     const cpuStart = agents.map((a) => cpuSeconds(a.child.pid!));
     const cursor = files.map(() => 0);
     while (performance.now() - start < seconds * 1000) {
-      const due = Math.min(rows.length, Math.floor(((performance.now() - start) / 1000) * rate));
       const now = Date.now();
       for (let h = 0; h < files.length; h++) {
+        const due = Math.min(rows.length, Math.floor(((performance.now() - start) / 1000) * rateOf(h)));
         let text = "";
         for (; cursor[h] < due; cursor[h]++) {
           const line = rows[cursor[h]];
@@ -318,10 +332,13 @@ try {
     await Promise.all(agents.map((a) => a.exited));
     sub.unsubscribe();
     results.push(
-      `alert latency (write of the deciding event's line → alert at a subscriber), ${latencies.length} alerts: p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms   (target p99 ≤ 2,000 ms)`,
+      `alert latency at ${fmt(totalRate)} events/s from ${liveHosts} hosts (write of the deciding event's line → alert at a subscriber), ${latencies.length} alerts: p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms   (target p99 ≤ 2,000 ms)`,
     );
     results.push(
-      `agent CPU while following a log written at ${fmt(rate)} events/s: ${cpu.map((c) => ((100 * c) / elapsed).toFixed(1)).join(", ")} % of one core   (target ≤ 5 %)`,
+      `agent CPU while following a log written at 10,000 events/s: ${((100 * cpu[0]) / elapsed).toFixed(1)} % of one core (hosts at 2,500/s: ${cpu
+        .slice(1)
+        .map((c) => ((100 * c) / elapsed).toFixed(1))
+        .join(", ")} %)   (target ≤ 5 % at 10 k/s)`,
     );
     for (const s of scorers) s.child.kill("SIGTERM");
     await Promise.all(scorers.map((s) => s.exited));

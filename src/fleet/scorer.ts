@@ -279,15 +279,15 @@ export class FleetScorer {
 
   /** Renews a lease we hold; the new revision, or null when it is no longer ours. */
   async renewLease(key: string, revision: number, until: number): Promise<number | null> {
+    const lease = JSON.stringify({ owner: this.id, until } satisfies Lease);
     try {
-      return await this.fleet.update(
-        key,
-        JSON.stringify({ owner: this.id, until } satisfies Lease),
-        revision,
-      );
+      return await this.fleet.update(key, lease, revision);
     } catch (error) {
-      if (/wrong last sequence/i.test(errorText(error))) return null;
-      throw error;
+      if (!/wrong last sequence/i.test(errorText(error))) throw error;
+      // An earlier renewal may have timed out here yet been stored: the lease is still ours if it names us.
+      const entry = await this.fleet.get(key);
+      if (entry?.operation !== "PUT" || entry.json<Lease>().owner !== this.id) return null;
+      return await this.fleet.update(key, lease, entry.revision);
     }
   }
 
@@ -449,15 +449,21 @@ class Unit {
     }
   }
 
+  /**
+   * Pulls batches while the unit is held. Fetches (up to `pullBatch` messages or one second) rather than a continuous
+   * consume: a unit being handed over finishes the fetch it has and so applies — and acknowledges — every batch it
+   * was given, instead of leaving them to come back after the ack wait.
+   */
   private async pull(): Promise<void> {
     while (!this.closing) {
       try {
         const consumer = await this.scorer.consumer(this.detector.kind, this.partition);
-        this.messages = await consumer.consume({ max_messages: this.scorer.pullBatch });
-        for await (const m of this.messages) {
-          if (this.lost) break;
-          await this.handle(m);
-          if (this.closing) break;
+        while (!this.closing) {
+          this.messages = await consumer.fetch({ max_messages: this.scorer.pullBatch, expires: 1000 });
+          for await (const m of this.messages) {
+            if (this.lost) return;
+            await this.handle(m);
+          }
         }
       } catch (error) {
         if (this.closing) break;
@@ -480,7 +486,7 @@ class Unit {
     let session = this.sessions.get(key);
     if (!session) {
       session = await this.openSession(key, h.host, h.session);
-      if (this.lost || this.closing) return;
+      if (this.lost) return;
     }
     session.lastActivity = Date.now();
     if (h.seq < session.next) {
@@ -515,7 +521,10 @@ class Unit {
     const slot = this.scorer.slot(this.detector.kind);
     const sink: AlertSink = {
       write: (alert) => {
-        this.alerts.push(this.scorer.publishAlert(alert, this));
+        const published = this.scorer.publishAlert(alert, this);
+        // Awaited by the next flush; a unit dropped before then leaves it to the next holder, not to a crash.
+        published.catch(() => {});
+        this.alerts.push(published);
       },
     };
     const engine = this.detector.createEngine({
@@ -534,7 +543,7 @@ class Unit {
         }
         break;
       } catch (error) {
-        if (this.lost || this.closing) break;
+        if (this.lost) break;
         this.scorer.warn(`${this.key}: loading the checkpoint of ${key}: ${errorText(error)} (retrying)`);
         await sleep(500);
       }
@@ -650,7 +659,6 @@ class Unit {
     if (this.releasing) return this.releasing;
     this.releasing = (async () => {
       this.closing = true;
-      this.messages?.stop();
       await this.loop;
       this.stopTimers();
       if (!this.lost) {
