@@ -113,6 +113,12 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds of this process's children that have exited (agents, once reaped). */
+function exitedChildrenCpu(): number {
+  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
 function rssMiB(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -224,14 +230,21 @@ try {
     const scorers = [startScorer(env), startScorer(env)];
     await holding(scorers);
     log(`throughput: ${HOSTS} hosts × ${fmt(eventsPerHost)} events through 2 scorers`);
+    const live = () =>
+      [server.pid!, ...scorers.map((s) => s.child.pid!)].reduce((n, pid) => n + cpuSeconds(pid), 0);
+    const cpu0 = live() + exitedChildrenCpu();
     const t0 = performance.now();
     const agents = shipAll(env, hosts);
     await Promise.all(agents.map((a) => a.exited));
     await waitFor(() => drained(nc, total), "every event applied", 600_000);
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = live() + exitedChildrenCpu() - cpu0;
     const rss = scorers.map((s) => rssMiB(s.child.pid!));
     results.push(
       `end to end, ${HOSTS} hosts × 11 logs = ${fmt(total)} events, 2 scorers: ${seconds.toFixed(1)} s = ${fmt(total / seconds)} events/s   (target ≥ 200,000)`,
+    );
+    results.push(
+      `  CPU of the whole fleet (8 agents, 2 scorers, nats-server) for it: ${cpu.toFixed(1)} s = ${fmt(total / cpu)} events per CPU-second, i.e. ${fmt((2 * total) / cpu)} events/s if both cores were free for it`,
     );
     results.push(`scorer RSS after the run: ${rss.map((r) => r.toFixed(0)).join(" and ")} MiB`);
     for (const s of scorers) s.child.kill("SIGTERM");
@@ -245,11 +258,20 @@ try {
       await Promise.all(agentsPre.map((a) => a.exited));
       const s = Array.from({ length: n }, () => startScorer(f.env));
       const start = performance.now();
-      await waitFor(() => drained(f.nc, total), "the stream drained", 600_000);
+      const scorerCpu = () => s.reduce((sum, x) => sum + cpuSeconds(x.child.pid!), 0);
+      let cpu = 0;
+      await waitFor(
+        async () => {
+          cpu = scorerCpu();
+          return drained(f.nc, total);
+        },
+        "the stream drained",
+        600_000,
+      );
       const secs = (performance.now() - start) / 1000;
       const peak = Math.max(...(await checkpoints(f.nc)).map((c) => c.engine.counters.entitiesStarted));
       results.push(
-        `drain of ${fmt(total)} stored events by ${n} scorer${n > 1 ? "s" : ""} (process start included): ${secs.toFixed(1)} s = ${fmt(total / secs)} events/s, RSS ${s.map((x) => rssMiB(x.child.pid!).toFixed(0)).join("/")} MiB (${peak} entities per host over the run)`,
+        `drain of ${fmt(total)} stored events by ${n} scorer${n > 1 ? "s" : ""} (process start included): ${secs.toFixed(1)} s = ${fmt(total / secs)} events/s; scorer CPU ${cpu.toFixed(1)} s = ${fmt(total / cpu)} events per scorer CPU-second; RSS ${s.map((x) => rssMiB(x.child.pid!).toFixed(0)).join("/")} MiB (${peak} entities per host over the run)`,
       );
       for (const x of s) x.child.kill("SIGTERM");
       await Promise.all(s.map((x) => x.exited));

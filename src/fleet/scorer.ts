@@ -320,7 +320,7 @@ export class FleetScorer {
   }
 
   get pullBatch(): number {
-    return this.options.pullBatch ?? 64;
+    return this.options.pullBatch ?? 16;
   }
 
   /** Publishes an alert until the server stores it (or the unit is lost: the next holder raises it again). */

@@ -18,7 +18,8 @@ export function inputSources(input: AgentInput, detector: FleetDetector): LineSo
       for (const path of input.paths) checkFirstLine(path, detector);
       return input.paths.map((p) => new FileLineSource(p));
     case "follow":
-      return [new FileLineSource(input.path, { follow: true })];
+      // Appends are read at most every 40 ms: batches wait up to the linger time anyway, and it spares the host CPU.
+      return [new FileLineSource(input.path, { follow: true, settleMs: 40 })];
     case "stdin":
       return [new StreamLineSource(process.stdin, { name: "stdin" })];
     case "stream":

@@ -38,11 +38,23 @@ let model = "";
 let logs: string[] = [];
 let events = 0;
 const procs: Proc[] = [];
+/** Two scorers shared by the tests (the kill -9 test replaces one). */
+let scorers: Proc[] = [];
 
 function run(args: string[]): Proc {
   const p = cli(args, { THREATLENS_NATS: server.url });
   procs.push(p);
   return p;
+}
+
+function scorer(): Proc {
+  return run(["fleet", "scorer", "--stats", "0.5", "--lease-ms", "3000"]);
+}
+
+/** Batches a scorer has applied, from its latest stats line. */
+function batchesOf(p: Proc): number {
+  const all = [...p.stderr().matchAll(/, batches (\d+),/g)];
+  return all.length > 0 ? Number(all[all.length - 1][1]) : 0;
 }
 
 async function finished(p: Proc): Promise<number | null> {
@@ -61,10 +73,18 @@ describe("fleet mode", { skip: missing ?? false }, () => {
     events = logs.reduce((n, f) => n + readFileSync(f, "utf8").trim().split("\n").length - 1, 0);
     await initFleet(nc, FLEET_DETECTORS);
     await pushModel(nc, "ransomware", model);
+    scorers = [scorer(), scorer()];
   });
 
   after(async () => {
+    // Scorers stop cleanly on SIGTERM (units handed over, exit 0).
+    for (const s of scorers) s.child.kill("SIGTERM");
+    const codes = await Promise.all(scorers.map((s) => s.exited));
     for (const p of procs) p.child.kill("SIGKILL");
+    assert.deepEqual(
+      codes,
+      scorers.map(() => 0),
+    );
     await nc?.close();
     await server?.stop();
     tmp.cleanup();
@@ -110,7 +130,6 @@ describe("fleet mode", { skip: missing ?? false }, () => {
 
   test("thin agents, two scorers: per host exactly the alerts of ransomware watch; fleet alerts filters", async () => {
     const hosts = ["web-1.example", "db-2"];
-    const scorers = [run(["fleet", "scorer", "--stats", "1"]), run(["fleet", "scorer", "--stats", "1"])];
     const agents = hosts.map((h) =>
       run([
         "fleet",
@@ -163,8 +182,6 @@ describe("fleet mode", { skip: missing ?? false }, () => {
     await finished(critical);
     const n = expected.filter((a) => a.priority === "critical").length;
     assert.match(critical.stderr(), new RegExp(`^${n} alert\\(s\\)`, "m"));
-    for (const s of scorers) s.child.kill("SIGTERM");
-    for (const s of scorers) assert.equal(await s.exited, 0);
   });
 
   test("scorer kill -9 and a server restart mid-run: nothing lost, nothing repeated", async () => {
@@ -172,7 +189,7 @@ describe("fleet mode", { skip: missing ?? false }, () => {
     const hosts = ["k1", "k2", "k3"];
     const expected = (await Promise.all(hosts.map((h) => referenceAlerts(model, h, big.logFiles)))).flat();
     const before = await alertMessageCount(nc);
-    const first = run(["fleet", "scorer", "--stats", "1", "--lease-ms", "3000"]);
+    const applied = scorers.map(batchesOf);
     const agents = hosts.map((h) =>
       run([
         "fleet",
@@ -188,18 +205,16 @@ describe("fleet mode", { skip: missing ?? false }, () => {
         ...big.logFiles,
       ]),
     );
-    await waitFor(
-      () => /batches [1-9]\d*/.test(first.stderr()),
-      "the first scorer applying batches",
-      90_000,
-    ).catch((e) => {
-      throw new Error(`${e.message}\n${first.stderr()}\n${agents[0].stderr()}`);
-    });
-    first.child.kill("SIGKILL");
-    await first.exited;
+    const busy = () => scorers.findIndex((s, i) => batchesOf(s) > applied[i]);
+    await waitFor(() => busy() >= 0, "a scorer applying these hosts' batches", 90_000);
+    // Kill, with SIGKILL, a scorer in the middle of these hosts' events.
+    const victim = scorers[busy()];
+    const survivor = scorers[1 - busy()];
+    victim.child.kill("SIGKILL");
+    await victim.exited;
     await server.stop("SIGKILL");
     await server.start();
-    const second = run(["fleet", "scorer", "--stats", "1", "--lease-ms", "3000"]);
+    scorers = [scorer(), survivor];
     for (const a of agents) await finished(a);
     const mine = (alerts: Alert[]) => alerts.filter((a) => hosts.includes(a.hostname));
     await waitFor(
@@ -218,13 +233,10 @@ describe("fleet mode", { skip: missing ?? false }, () => {
     const total = big.logFiles.reduce((n, f) => n + readFileSync(f, "utf8").trim().split("\n").length - 1, 0);
     for (const s of (await checkpoints(nc)).filter((c) => hosts.includes(c.host)))
       assert.equal(s.engine.counters.records, total, `host ${s.host}: every event applied exactly once`);
-    second.child.kill("SIGTERM");
-    assert.equal(await second.exited, 0);
   });
 
   test("an agent cut off from the server buffers to disk, replays on reconnect, and exits 0 on SIGTERM", async () => {
     const proxy = await startProxy(server.port);
-    const scorer = run(["fleet", "scorer", "--stats", "1"]);
     const log = join(tmp.dir, "live.csv");
     const rows = readFileSync(logs[0], "utf8").trim().split("\n");
     writeFileSync(log, `${rows.slice(0, 100).join("\n")}\n`);
@@ -273,12 +285,10 @@ describe("fleet mode", { skip: missing ?? false }, () => {
       const state = (await checkpoints(nc)).find((c) => c.host === "cut-off")!;
       assert.equal(state.engine.counters.records, rows.length - 1);
     } catch (error) {
-      console.error(`agent stderr:\n${agent.stderr()}\nscorer stderr:\n${scorer.stderr()}`);
+      console.error(`agent stderr:\n${agent.stderr()}`);
       throw error;
     } finally {
       await proxy.close();
-      scorer.child.kill("SIGTERM");
-      await scorer.exited;
     }
   });
 
@@ -304,8 +314,6 @@ describe("fleet mode", { skip: missing ?? false }, () => {
   });
 
   test("a new model version reaches a running scorer without a restart, and alerts name it", async () => {
-    const scorer = run(["fleet", "scorer", "--stats", "1"]);
-    await waitFor(() => /took lease/.test(scorer.stderr()), "the scorer to start");
     // Version 2: the same SVM with a lower threshold (a retrained model would do as well; this is quicker).
     const envelope = JSON.parse(readFileSync(model, "utf8"));
     envelope.payload.threshold -= 0.25;
@@ -313,7 +321,10 @@ describe("fleet mode", { skip: missing ?? false }, () => {
     const second = join(tmp.dir, "model-v2.json");
     writeFileSync(second, JSON.stringify(envelope));
     await finished(run(["fleet", "models", "push", "--detector", "ransomware", second]));
-    await waitFor(() => /model version 2/.test(scorer.stderr()), "the scorer to load version 2");
+    await waitFor(
+      () => scorers.every((s) => /model version 2/.test(s.stderr())),
+      "the running scorers to load version 2",
+    );
     await finished(
       run([
         "fleet",
@@ -336,8 +347,6 @@ describe("fleet mode", { skip: missing ?? false }, () => {
     const got = (await storedAlerts(nc)).filter((a) => a.hostname === "after-push");
     assert.deepEqual(got.map((a) => a.id).sort(), expected.map((a) => a.id).sort());
     for (const a of got) assert.equal(a.model.version, "2");
-    scorer.child.kill("SIGTERM");
-    await scorer.exited;
   });
 
   test("bad input: a file that is not an event log is refused before anything is shipped", async () => {

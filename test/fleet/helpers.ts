@@ -33,6 +33,8 @@ export interface NatsServer {
   /** Starts again on the same port and store. */
   start(): Promise<void>;
   readonly log: string;
+  /** The running server's process id (null while stopped). */
+  readonly pid: number | null;
 }
 
 export async function startNats(
@@ -52,6 +54,9 @@ export async function startNats(
     port,
     get log() {
       return log;
+    },
+    get pid() {
+      return (child as ChildProcess | null)?.pid ?? null;
     },
     async start() {
       const proc = spawn(NATS_SERVER, ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
