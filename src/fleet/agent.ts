@@ -7,7 +7,7 @@ import { AgentState, defaultAgentStateDir } from "./agent-state.ts";
 import { type BatchHeader, batchHeaders, batchMsgId } from "./batches.ts";
 import { connectNats, sleep } from "./connection.ts";
 import type { FleetDetector } from "./detectors.ts";
-import { checkHostName, ingestSubject, summarySubject } from "./names.ts";
+import { agentSummarySubject, checkHostName, ingestSubject } from "./names.ts";
 import { SpoolPublisher } from "./publisher.ts";
 import { fleetDetector } from "./registry.ts";
 import { type AgentInput, inputSources } from "./sources.ts";
@@ -176,7 +176,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentStats> {
       : null;
   const summaryTimer = setInterval(() => {
     update();
-    link.summary(summarySubject("agent", `${host}.${detector.kind}`), stats);
+    link.summary(agentSummarySubject(detector.kind, host), stats);
   }, options.summaryMs ?? 5000);
   for (const t of [metaTimer, statsTimer, summaryTimer]) t?.unref();
 
@@ -211,7 +211,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentStats> {
     }
     update();
     await (publisher as SpoolPublisher<BatchHeader> | null)?.stop();
-    await link.summaryNow(summarySubject("agent", `${host}.${detector.kind}`), stats);
+    await link.summaryNow(agentSummarySubject(detector.kind, host), stats);
     spool.close();
     await link.close();
     state.unlock();
@@ -334,7 +334,8 @@ class Batcher {
         }, this.lingerMs);
       }
     }
-    this.buffer.set(bytes.subarray(start, end), this.used);
+    // Buffer#copy takes the range itself: no view object per line.
+    Buffer.prototype.copy.call(bytes, this.buffer, this.used, start, end);
     this.used += length;
     this.buffer[this.used++] = 10;
     if (line === this.lastLine + 1) this.runs[this.runs.length - 1][1]++;

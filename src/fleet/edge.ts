@@ -9,7 +9,7 @@ import { type AgentOptions, ServerLink } from "./agent.ts";
 import { AgentState, defaultAgentStateDir } from "./agent-state.ts";
 import { errorText, sleep } from "./connection.ts";
 import { loadPointed, type ModelPointer, ModelSlot, watchModels } from "./models.ts";
-import { alertSubject, checkHostName, summarySubject } from "./names.ts";
+import { agentSummarySubject, alertSubject, checkHostName } from "./names.ts";
 import { SpoolPublisher } from "./publisher.ts";
 import { fleetDetector } from "./registry.ts";
 import { inputSources } from "./sources.ts";
@@ -189,7 +189,7 @@ export async function runEdgeAgent(options: AgentOptions): Promise<EdgeStats> {
       stoppedBySignal: false,
     };
   };
-  const subject = summarySubject("agent", `${host}.${detector.kind}`);
+  const subject = agentSummarySubject(detector.kind, host);
   const summaryTimer = setInterval(() => {
     update();
     link.summary(subject, stats);

@@ -38,8 +38,13 @@ export function alertFilter(detector?: string, host?: string): string {
   return `${ALERTS_PREFIX}.${detector ?? "*"}.${host === undefined ? "*" : hostToken(host)}`;
 }
 
-export function summarySubject(role: "agent" | "scorer", name: string): string {
-  return `${SUMMARIES_PREFIX}.${role}.${hostToken(name)}`;
+/** Agents report on `tl.summary.agent.<detector>.<host>`, scorers on `tl.summary.scorer.<id>`. */
+export function agentSummarySubject(detector: string, host: string): string {
+  return `${SUMMARIES_PREFIX}.agent.${detector}.${hostToken(host)}`;
+}
+
+export function scorerSummarySubject(id: string): string {
+  return `${SUMMARIES_PREFIX}.scorer.${hostToken(id)}`;
 }
 
 export function consumerName(detector: string, partition: number): string {

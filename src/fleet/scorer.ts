@@ -18,7 +18,7 @@ import {
   leaseKey,
   STATE_BUCKET,
   scorerKey,
-  summarySubject,
+  scorerSummarySubject,
 } from "./names.ts";
 import { FLEET_DETECTORS } from "./registry.ts";
 import { decodeCheckpoint, encodeCheckpoint, type Held, Session } from "./session.ts";
@@ -387,7 +387,7 @@ export class FleetScorer {
       `threatlens scorer ${this.id}: units ${s.units.length}, batches ${s.batches}, events ${s.events.toLocaleString("en-US")}, duplicates ${s.duplicates}, held ${s.held}, lost ${s.lostBatches}, alerts ${s.alerts}, sessions ${s.sessions}, entities ${s.activeEntities}, batch age p50 ${s.batchAgeP50 ?? "n/a"} ms p99 ${s.batchAgeP99 ?? "n/a"} ms`,
     );
     this.js
-      .publish(summarySubject("scorer", this.id), JSON.stringify({ ...s, at: new Date().toISOString() }))
+      .publish(scorerSummarySubject(this.id), JSON.stringify({ ...s, at: new Date().toISOString() }))
       .catch(() => {});
   }
 }
@@ -613,7 +613,8 @@ class Unit {
   private dropIdleSessions(): void {
     const cutoff = Date.now() - this.scorer.sessionIdleMs;
     for (const [key, s] of this.sessions) {
-      if (s.lastActivity < cutoff && !s.dirty && s.held.size === 0 && this.toAck.length === 0)
+      // Not while a flush is storing its checkpoint: reloading it before the write lands would go back in time.
+      if (s.lastActivity < cutoff && !s.dirty && s.held.size === 0 && this.flushing === null)
         this.sessions.delete(key);
     }
   }

@@ -216,7 +216,8 @@ function drawFleet() {
     const events = s.lines ?? s.events ?? (s.engine && s.engine.records) ?? "";
     const buffered = s.buffered ?? s.alertsBuffered ?? s.held ?? "";
     const alerts = s.alerts ?? (s.engine && s.engine.alerts) ?? "";
-    return "<tr><td>" + esc(subject) + "</td><td>" + esc(s.mode || (subject.startsWith("scorer.") ? "scorer" : "")) + "</td><td>" + esc(events) + "</td><td>" + esc(buffered) +
+    const who = s.host ? s.host + " (" + s.detector + ")" : "scorer " + (s.id || subject);
+    return "<tr><td>" + esc(who) + "</td><td>" + esc(s.mode || (subject.startsWith("scorer.") ? "scorer" : "")) + "</td><td>" + esc(events) + "</td><td>" + esc(buffered) +
       "</td><td>" + esc(alerts) + "</td><td>" + esc(s.connected === undefined ? "" : s.connected ? "yes" : "no") + "</td><td>" + esc((s.at || "").replace("T", " ").slice(0, 19)) + "</td></tr>";
   }).join("") || '<tr><td class="muted" colspan="7">no reports yet</td></tr>';
 }
