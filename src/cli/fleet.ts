@@ -259,7 +259,7 @@ export function registerFleet(program: Command): void {
     .option("--nats <url>", NATS_HELP)
     .option("--id <name>", "scorer name in leases and summaries")
     .option("--checkpoint-ms <ms>", "store state and acknowledge batches this often", positiveInteger, 1000)
-    .option("--lease-ms <ms>", "a scorer silent this long loses its partitions", positiveInteger, 6000)
+    .option("--lease-ms <ms>", "a scorer silent this long loses its partitions", positiveInteger, 10_000)
     .option("--stats <seconds>", "stats line on stderr every so many seconds", positiveNumber, 5)
     .option("--json", "final statistics as JSON on stdout")
     .action(async (opts) => {

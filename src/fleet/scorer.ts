@@ -115,7 +115,7 @@ export class FleetScorer {
     this.detectors = options.detectors ?? FLEET_DETECTORS;
     for (const d of this.detectors) this.slots.set(d.kind, new ModelSlot(d.kind));
     this.checkpointMs = options.checkpointMs ?? 1000;
-    this.leaseMs = options.leaseMs ?? 6000;
+    this.leaseMs = options.leaseMs ?? 10_000;
     this.stats = {
       id: this.id,
       units: [],
@@ -459,10 +459,21 @@ class Unit {
       try {
         const consumer = await this.scorer.consumer(this.detector.kind, this.partition);
         while (!this.closing) {
-          this.messages = await consumer.fetch({ max_messages: this.scorer.pullBatch, expires: 1000 });
+          this.messages = await consumer.fetch({
+            max_messages: this.scorer.pullBatch,
+            expires: 5000,
+            idle_heartbeat: 2000,
+          });
+          let busySince = performance.now();
           for await (const m of this.messages) {
             if (this.lost) return;
             await this.handle(m);
+            // Batches queued in the client are yielded without a turn of the event loop: let it turn every 20 ms of
+            // work, or heartbeats, lease renewals and acknowledgements starve and the unit is lost for nothing.
+            if (performance.now() - busySince > 20) {
+              await new Promise((r) => setImmediate(r));
+              busySince = performance.now();
+            }
           }
         }
       } catch (error) {
