@@ -32,6 +32,7 @@ export {
 } from "./engine.ts";
 export { EntityTable } from "./entities.ts";
 export {
+  type ChunkHandler,
   FileLineSource,
   type FilePosition,
   type LineHandler,
@@ -40,7 +41,15 @@ export {
   StreamLineSource,
 } from "./line-sources.ts";
 export { ProcessResponder, processTree } from "./respond.ts";
-export { type LineParser, RecordError, type RunOptions, type RunSummary, StreamRun } from "./run.ts";
+export {
+  LineFeed,
+  type LineFeedOptions,
+  type LineParser,
+  RecordError,
+  type RunOptions,
+  type RunSummary,
+  StreamRun,
+} from "./run.ts";
 export { type AlertFormat, FileSink, formatAlert, MemorySink, StreamSink } from "./sinks.ts";
 export { StateDirectory } from "./state.ts";
 export { formatStatsLine, type StatsSnapshot } from "./stats.ts";
