@@ -4,3 +4,4 @@
  */
 export * as core from "./core/api.ts";
 export * as ransomware from "./ransomware/api.ts";
+export * as syscalls from "./syscalls/api.ts";
