@@ -2,8 +2,9 @@
  * Rebuilds the ransomware model shipped in the package (data/models/ransomware.json) and its model card
  * (docs/models/ransomware.md), from public data and the runs recorded for threatlens:
  *   - the 11 ebpfangel logs in ../shared/data/ransomware (real samples and benign work, labels.csv);
- *   - data/recordings/ransomware/: ransomware-like tools and benign bulk work recorded with `threatlens collect`
- *     (bench/workloads/record.ts made them; their README says how).
+ *   - data/recordings/ransomware/ and ransomware-b/: ransomware-like tools and benign bulk work recorded with
+ *     `threatlens collect` (sets A and B, written separately: bench/workloads/ and bench/workloads-b/; their READMEs
+ *     say how).
  * Usage: node --import tsx scripts/build-default-models.ts [--workers N]
  */
 import { execFileSync } from "node:child_process";
@@ -25,7 +26,7 @@ import { describeCandidate } from "../src/ransomware/train.ts";
 
 const root = join(fileURLToPath(import.meta.url), "..", "..");
 const shared = join(root, "..", "shared", "data", "ransomware");
-const recordings = join(root, "data", "recordings", "ransomware");
+const recordingSets = ["ransomware", "ransomware-b"].map((set) => join(root, "data", "recordings", set));
 const output = join(root, "data", "models", "ransomware.json");
 const card = join(root, "docs", "models", "ransomware.md");
 const workersArg = process.argv.indexOf("--workers");
@@ -43,24 +44,23 @@ try {
   const labelLines = readFileSync(join(shared, "labels.csv"), "utf8").trimEnd().split("\n");
   const header = labelLines[0];
   const recorded: string[] = [];
-  if (existsSync(recordings)) {
+  for (const recordings of recordingSets) {
+    if (!existsSync(recordings)) continue;
+    // Two sets may name a log alike: each set's logs and labels get the set's name as a prefix.
+    const prefix = `${recordings.split("/").pop()}--`;
     for (const name of readdirSync(recordings).sort()) {
-      const path = join(recordings, name);
-      if (name.endsWith(".csv.gz")) {
-        const out = join(work, name.replace(/\.gz$/, ""));
-        writeFileSync(out, execFileSync("gzip", ["-dc", path], { maxBuffer: 1 << 30 }));
-        recorded.push(out);
-      } else if (name.endsWith(".csv") && name !== "labels.csv") recorded.push(path);
+      if (!name.endsWith(".csv.gz")) continue;
+      const out = join(work, prefix + name.replace(/\.gz$/, ""));
+      writeFileSync(out, execFileSync("gzip", ["-dc", join(recordings, name)], { maxBuffer: 1 << 30 }));
+      recorded.push(out);
     }
-    const extra = join(recordings, "labels.csv");
-    if (existsSync(extra)) {
-      const [, ...rows] = readFileSync(extra, "utf8").trimEnd().split("\n");
-      const columns = header.split(",").length;
-      for (const row of rows) {
-        const cells = row.split(",");
-        while (cells.length < columns) cells.push("recorded");
-        labelLines.push(cells.slice(0, columns).join(","));
-      }
+    const [, ...rows] = readFileSync(join(recordings, "labels.csv"), "utf8").trimEnd().split("\n");
+    const columns = header.split(",").length;
+    for (const row of rows) {
+      const cells = row.split(",");
+      cells[0] = prefix + cells[0];
+      while (cells.length < columns) cells.push("recorded");
+      labelLines.push(cells.slice(0, columns).join(","));
     }
   }
   const labels = join(work, "labels.csv");
@@ -85,8 +85,8 @@ Rebuilt by \`node --import tsx scripts/build-default-models.ts\` (deterministic:
 ## Data
 - ${sources.shared} ebpfangel logs from \`../shared/data/ransomware/logs\` (real ransomware samples — BlackMatter, REvil,
   Avoslocker, cl0p, iFire — and benign work on a Linux VM; MIT licence), labels from its \`labels.csv\`.
-- ${sources.recorded} runs recorded on this project's machines with \`threatlens collect\` (data/recordings/ransomware,
-  its README lists the workloads): ransomware-like tools written for threatlens and ordinary bulk file work.
+- ${sources.recorded} runs recorded on this project's machines with \`threatlens collect\` (data/recordings/ransomware
+  and ransomware-b, their READMEs list the workloads): ransomware-like tools written for threatlens and ordinary bulk file work.
 - ${model.training.processes} processes (${model.training.ransomware} ransomware), ${model.training.snapshots} snapshots
   of processes part-way through their lives, as the live detector sees them.
 

@@ -182,6 +182,11 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
     this.table.drain(hooks);
   }
 
+  /** A group of one child has that child's events and features: its alerts would be the child's, twice. */
+  scorable(entity: ProcessEntity): boolean {
+    return !entity.group || entity.children.size >= 2;
+  }
+
   features(entity: ProcessEntity): Float64Array {
     return entity.state.write(this.buffer);
   }

@@ -73,7 +73,9 @@ export async function extractFeatures(
   const engine = new StreamEngine<FileEvent, ProcessEntity>(detector, {
     rule: "features",
     idleNs: detector.idleNs,
-    onEnded: (e) => rows.push(featureRow(e)),
+    onEnded: (e) => {
+      if (detector.scorable(e)) rows.push(featureRow(e));
+    },
     ...(options.snapshots
       ? {
           scorer: SNAPSHOT_SCORER,

@@ -13,7 +13,7 @@ import {
   type OverloadPolicy,
   StreamLineSource,
 } from "../core/stream/line-sources.ts";
-import { ProcessResponder } from "../core/stream/respond.ts";
+import { ancestorsOf, ProcessResponder } from "../core/stream/respond.ts";
 import { type RunSummary, StreamRun } from "../core/stream/run.ts";
 import { type AlertFormat, FileSink, StreamSink } from "../core/stream/sinks.ts";
 import { StateDirectory } from "../core/stream/state.ts";
@@ -97,7 +97,10 @@ export async function watchRansomware(options: WatchOptions): Promise<WatchResul
     sinks,
     ledger: state,
     responder: options.respond
-      ? new ProcessResponder(options.respond, new Set([1, process.pid, ...(options.protectedPids ?? [])]))
+      ? new ProcessResponder(
+          options.respond,
+          new Set([1, process.pid, ...ancestorsOf(process.pid), ...(options.protectedPids ?? [])]),
+        )
       : undefined,
     onAlert: options.onAlert ? (a) => options.onAlert!(a) : undefined,
     onEnded: options.onEnded,

@@ -99,6 +99,9 @@ export interface Detector<R, E extends Entity> {
   beginSource?(name: string): void;
   /** Applies one record, calling `hooks.touched` for each entity it updated and `hooks.ended` for each it ended. */
   observe(record: R, hooks: EntityHooks<E>): void;
+  /** Whether the entity is scored yet (default: always). An entity that would only repeat another's scores and
+   * alerts (a group of one process) waits until it means something of its own. */
+  scorable?(entity: E): boolean;
   /** Ends every entity whose last record is older than `cutoff` (event time). */
   sweep(cutoff: number, hooks: EntityHooks<E>): void;
   /** Ends every entity (end of input). */

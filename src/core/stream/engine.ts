@@ -127,7 +127,8 @@ export class StreamEngine<R, E extends Entity> {
         if (
           scorer !== undefined &&
           e.events >= minEvents &&
-          (e.events - e.scoredEvents >= everyEvents || this.clock - e.scoredAt >= everyNs)
+          (e.events - e.scoredEvents >= everyEvents || this.clock - e.scoredAt >= everyNs) &&
+          (detector.scorable?.(e) ?? true)
         ) {
           this.score(e, false);
         }
@@ -136,7 +137,7 @@ export class StreamEngine<R, E extends Entity> {
         if (e.events === 0) this.counters.entitiesStarted++;
         this.counters.entitiesEnded++;
         if (reason === "idle") this.counters.evicted++;
-        if (scorer !== undefined) this.score(e, true);
+        if (scorer !== undefined && (detector.scorable?.(e) ?? true)) this.score(e, true);
         this.options.onEnded?.(e, reason);
       },
     };

@@ -40,6 +40,16 @@ export class ProcessResponder implements Responder {
   }
 }
 
+/**
+ * `pid`'s parent, grandparent, … up to init: a response must not kill the shell or service manager that runs the
+ * watch itself, even when a process it started from there is alerted as a group of that shell's children.
+ */
+export function ancestorsOf(pid: number): number[] {
+  const out: number[] = [];
+  for (let p = parentOf(pid); p !== null && p > 0 && !out.includes(p); p = parentOf(p)) out.push(p);
+  return out;
+}
+
 /** `roots` and all their descendants, roots first then breadth-first, from /proc. */
 export function processTree(roots: number[]): number[] {
   const children = new Map<number, number[]>();
