@@ -48,7 +48,12 @@ interface CollectOptions {
   quiet?: boolean;
 }
 
-function scopeOf(opts: CollectOptions, command: string[], toStdout: boolean): CollectorScope {
+/** What --pid, --cgroup, --comm or -- COMMAND choose to trace (the whole host when none is given). */
+export function collectorScope(
+  opts: Pick<CollectOptions, "pid" | "cgroup" | "comm">,
+  command: string[],
+  toStdout: boolean,
+): CollectorScope {
   const given = [
     opts.pid !== undefined,
     opts.cgroup !== undefined,
@@ -116,7 +121,7 @@ export function registerCollect(program: Command): void {
         backend: opts.backend,
         syscalls: opts.syscalls,
         format: opts.format,
-        scope: scopeOf(opts, command, toStdout),
+        scope: collectorScope(opts, command, toStdout),
         excludePids: opts.excludePid,
         libcrypto: opts.libcrypto,
         perfRingPages: opts.ringPages,

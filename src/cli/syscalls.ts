@@ -7,6 +7,7 @@ import { SIGNALS, type SignalName } from "../syscalls/config.ts";
 import { ARCHES } from "../syscalls/tables.ts";
 import { TRACE_FORMATS } from "../syscalls/traces/index.ts";
 import type { SyscallWatchInput } from "../syscalls/watch.ts";
+import { collectorScope } from "./collect.ts";
 import { integer, nonNegativeNumber, positiveInteger, positiveNumber } from "./options.ts";
 import { formatTable, percent, printJson } from "./output.ts";
 
@@ -343,7 +344,7 @@ export function registerSyscalls(program: Command): void {
   group
     .command("watch")
     .description(
-      "watch a running service (strace -f -p), a command (-- CMD...), strace logs or stdin: each process scored as its syscalls arrive, one JSON alert per line on stdout",
+      "watch a running service (strace -f -p, or eBPF with --collect), a command (-- CMD...), strace logs, collector CSVs or stdin: each process scored as its syscalls arrive, one JSON alert per line on stdout",
     )
     .argument(
       "[inputs...]",
@@ -355,6 +356,12 @@ export function registerSyscalls(program: Command): void {
       "attach to this running process and follow its threads and children",
       positiveInteger,
     )
+    .option(
+      "--collect",
+      "trace with the eBPF collector (root) instead of strace: --pid, -- CMD..., --comm or --cgroup, or the whole host",
+    )
+    .option("--comm <name>", "with --collect: only processes with this command name")
+    .option("--cgroup <path>", "with --collect: only the processes of this cgroup")
     .option("--alerts <file>", "also append alerts (JSON lines) to this file")
     .addOption(
       new Option("--format <format>", "alerts on stdout as").choices(["json", "text"]).default("json"),
@@ -365,8 +372,13 @@ export function registerSyscalls(program: Command): void {
     .action(async (inputs: string[], opts, command: Command) => {
       const progress = createProgress({ quiet: opts.quiet });
       const dash = command.args.length > 0 && process.argv.includes("--");
-      const input: SyscallWatchInput =
-        opts.pid !== undefined
+      if ((opts.comm !== undefined || opts.cgroup !== undefined) && !opts.collect)
+        throw new UsageError("--comm and --cgroup choose what --collect traces");
+      if (opts.collect && inputs.length > 0 && !dash)
+        throw new UsageError("give --collect or logs to read, not both");
+      const input: SyscallWatchInput = opts.collect
+        ? { kind: "collect", options: { scope: collectorScope(opts, dash ? inputs : [], false) } }
+        : opts.pid !== undefined
           ? { kind: "pid", pid: opts.pid }
           : dash
             ? { kind: "command", argv: inputs }

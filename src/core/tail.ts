@@ -38,11 +38,14 @@ export class EmpiricalTail {
 
   /**
    * (1 + #{normal ≥ score}) / (n + 1). With `exclude`, one of the calibration scores (the trace's own, when a
-   * calibration trace is scored as if it were new) is left out: (1 + #{others ≥ score}) / n.
+   * calibration trace is scored as if it were new) is left out: (1 + #{others ≥ score}) / n. A value that is not
+   * among the scores (a trace compared with another profile's tail) leaves nothing out: the probability stays at
+   * least 1/n, never 0 (whose −log would make a score infinite).
    */
   probability(score: number, exclude?: number): number {
-    if (exclude === undefined) return (1 + this.atOrAbove(score)) / (this.sorted.length + 1);
-    const others = this.atOrAbove(score) - (exclude >= score ? 1 : 0);
+    if (exclude === undefined || this.sorted.length === 0)
+      return (1 + this.atOrAbove(score)) / (this.sorted.length + 1);
+    const others = Math.max(0, this.atOrAbove(score) - (exclude >= score ? 1 : 0));
     return (1 + others) / this.sorted.length;
   }
 

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { basename, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
+import { startCollector } from "../collector/index.ts";
+import type { CollectorOptions } from "../collector/types.ts";
 import { readArtifactIdentity } from "../core/artifact.ts";
 import { UsageError } from "../core/errors.ts";
 import type { Alert } from "../core/stream/alerts.ts";
@@ -8,6 +10,7 @@ import type { EndReason } from "../core/stream/detector.ts";
 import { type AlertSink, StreamEngine } from "../core/stream/engine.ts";
 import { FileLineSource, type LineSource, StreamLineSource } from "../core/stream/line-sources.ts";
 import { type RunSummary, StreamRun } from "../core/stream/run.ts";
+import { onStopSignals } from "../core/stream/signals.ts";
 import { type AlertFormat, FileSink, StreamSink } from "../core/stream/sinks.ts";
 import { DIRECTORY_METADATA_FILE, disposeModel, loadSyscallModel, type SyscallModel } from "./model.ts";
 import {
@@ -32,6 +35,8 @@ export type SyscallWatchInput =
   | { kind: "pid"; pid: number }
   | { kind: "command"; argv: string[] }
   | { kind: "logs"; paths: string[] }
+  /** The eBPF collector's syscall mode (`collect --syscalls`): a pid's tree, a command, a cgroup, a command name. */
+  | { kind: "collect"; options: CollectorOptions }
   | { kind: "stdin" }
   | { kind: "stream"; stream: Readable; name: string };
 
@@ -67,8 +72,13 @@ export async function watchSyscalls(options: SyscallWatchOptions): Promise<Sysca
       ...(await readArtifactIdentity(join(options.model, DIRECTORY_METADATA_FILE))),
       name: basename(resolve(options.model)),
     };
-    const live = options.input.kind === "pid" || options.input.kind === "command";
-    const detector = new SyscallStreamDetector(model, options.input.kind === "pid" ? procProgram : undefined);
+    const kind = options.input.kind;
+    const live = kind === "pid" || kind === "command" || kind === "collect";
+    // Attached to processes already running: their program is read from /proc, as they started before the trace.
+    const detector = new SyscallStreamDetector(
+      model,
+      kind === "pid" || kind === "collect" ? procProgram : undefined,
+    );
     const sinks: AlertSink[] = [];
     const stdout = options.stdout === undefined ? process.stdout : options.stdout;
     if (stdout) sinks.push(new StreamSink(stdout, options.format ?? "json"));
@@ -83,23 +93,35 @@ export async function watchSyscalls(options: SyscallWatchOptions): Promise<Sysca
       onAlert: options.onAlert ? (a) => options.onAlert!(a) : undefined,
       onEnded: options.onEnded,
     });
-    const tracer = live ? startStrace(options) : null;
+    const collect = options.input.kind === "collect" ? options.input.options : null;
+    const tracer: Tracer | null = collect
+      ? startSyscallCollector(collect, engine, options)
+      : live
+        ? startStrace(options)
+        : null;
     const sources = tracer ? [tracer.source] : sourcesFor(options.input);
     const run = new StreamRun({
       engine,
       sources,
-      parser: syscallLineParser(detector, live ? "strace" : "auto"),
+      parser: syscallLineParser(detector, collect ? "collector" : live ? "strace" : "auto"),
       independentSources: options.input.kind === "logs",
       statsMs: options.statsMs,
       statsFormat: options.statsFormat,
       statsStream: options.statsStream,
       onWarning: options.onWarning,
-      handleSignals: options.handleSignals,
+      // With the collector, a signal stops it: what it emitted is still read, then the input ends.
+      handleSignals: options.handleSignals && !collect,
     });
+    const untrap = collect && options.handleSignals ? onStopSignals(() => void tracer?.stop()) : null;
     try {
+      await tracer?.ready;
       const summary = await run.run();
+      await tracer?.stop();
+      tracer?.settle?.();
+      summary.dropped = engine.counters.dropped;
       return { summary, model };
     } finally {
+      untrap?.();
       fileSink?.close();
       await tracer?.stop();
     }
@@ -122,6 +144,52 @@ function sourcesFor(input: SyscallWatchInput): LineSource[] {
     default:
       throw new UsageError("internal: a live input needs strace");
   }
+}
+
+interface Tracer {
+  source: LineSource;
+  stop: () => Promise<void>;
+  /** Counts what the tracer lost so far. */
+  settle?: () => void;
+  /** Resolves once the tracer is attached; rejects with why it cannot trace. */
+  ready?: Promise<void>;
+}
+
+/**
+ * The eBPF collector in syscall mode, its CSV on a pipe. Syscalls the kernel emitted that never reached the collector
+ * are dropped events: counted as they happen and once more when it stops.
+ */
+function startSyscallCollector(
+  collect: CollectorOptions,
+  engine: StreamEngine<SyscallRecord, SyscallProcess>,
+  options: SyscallWatchOptions,
+): Tracer {
+  const collector = startCollector({
+    ...collect,
+    syscalls: true,
+    format: "csv",
+    excludePids: [...(collect.excludePids ?? []), process.pid],
+  });
+  let lostSeen = 0;
+  const settle = () => {
+    const lost = collector.stats().lost;
+    if (lost > lostSeen) engine.countDropped(lost - lostSeen);
+    lostSeen = Math.max(lostSeen, lost);
+  };
+  const timer = setInterval(settle, 1000);
+  timer.unref();
+  collector.done.catch(() => {});
+  return {
+    source: new StreamLineSource(collector.output, { name: "collector" }),
+    stop: async () => {
+      clearInterval(timer);
+      await collector.stop().catch(() => {});
+    },
+    settle,
+    ready: collector.ready.then(() =>
+      options.onInfo?.(`collector: ${collector.stats().scope}, probes attached`),
+    ),
+  };
 }
 
 /** strace following a pid or a command, its trace on a pipe; stop() detaches (SIGINT) and waits for it. */

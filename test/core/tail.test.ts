@@ -15,6 +15,10 @@ test("empirical tail probability: (1 + #{normal ≥ s}) / (n + 1), never 0, leav
   // Another value of the same trace (a prefix of it) is compared with the others too.
   assert.equal(tail.probability(4, 5), 1 / 5);
   assert.equal(tail.probability(1, 5), (1 + 4) / 5);
+  // A value that is not among the scores leaves nothing out: above them all it stays 1/n, not 0.
+  assert.equal(tail.probability(100, 200), 1 / 5);
+  assert.ok(Number.isFinite(fisherStatistic([tail.probability(100, 200)])));
+  assert.equal(new EmpiricalTail([]).probability(1, 1), 1);
   assert.throws(() => new EmpiricalTail([1, Number.NaN]), UsageError);
   assert.equal(fisherStatistic([1, Math.exp(-2), Math.exp(-3)]), 5);
 });
