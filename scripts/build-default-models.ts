@@ -67,7 +67,8 @@ try {
   writeFileSync(labels, `${labelLines.join("\n")}\n`);
   const progress = createProgress();
   mkdirSync(join(root, "data", "models"), { recursive: true });
-  const result = await trainCommand([...logs, ...recorded], { output, labels, workers }, progress);
+  const config = join(root, "config", "ransomware-default-model.json");
+  const result = await trainCommand([...logs, ...recorded], { output, labels, workers, config }, progress);
   const { model } = result;
   const cv = model.crossValidation.metrics;
   const sources = {

@@ -14,6 +14,7 @@ import { simulateLogs } from "../ransomware/simulate.ts";
 import { featuresToCsv, featuresToJson } from "../ransomware/table.ts";
 import { describeCandidate } from "../ransomware/train.ts";
 import { type WatchInput, watchRansomware } from "../ransomware/watch.ts";
+import { collectorScope } from "./collect.ts";
 import {
   integer,
   nonNegativeInteger,
@@ -300,22 +301,8 @@ export function registerRansomware(program: Command): void {
       const scoped = [opts.pid, opts.cgroup, opts.comm].filter((v) => v !== undefined).length;
       if (scoped > 0 && !opts.collect)
         throw new UsageError("--pid, --cgroup and --comm choose what --collect traces");
-      if (scoped > 1) throw new UsageError("give one of --pid, --cgroup, --comm");
       const input: WatchInput = opts.collect
-        ? {
-            kind: "collect",
-            options: {
-              backend: opts.backend,
-              scope:
-                opts.pid !== undefined
-                  ? { kind: "pid", pid: opts.pid }
-                  : opts.cgroup !== undefined
-                    ? { kind: "cgroup", path: opts.cgroup }
-                    : opts.comm !== undefined
-                      ? { kind: "comm", name: opts.comm }
-                      : { kind: "host" },
-            },
-          }
+        ? { kind: "collect", options: { backend: opts.backend, scope: collectorScope(opts, [], false) } }
         : opts.follow
           ? { kind: "follow", path: opts.follow }
           : stdin

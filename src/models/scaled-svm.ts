@@ -5,7 +5,13 @@ import { decisionFunction, rowDecision, type SvmModel, type SvmParams, trainSvm 
  * The full SVM pipeline applied to raw feature rows: an optional signed log1p transform (event counts are
  * heavy-tailed, and without it a few huge processes dominate the RBF distances), standard scaling fitted on the
  * training rows only, dropping the columns that are constant in training (they carry no information, and the
- * kernel runs faster without them), then the SVM. Used identically in cross-validation folds and the final fit.
+ * kernel runs faster without them), clipping each column to the range it had in training, then the SVM. Used
+ * identically in cross-validation folds and the final fit.
+ *
+ * Why clip: an RBF kernel's similarity to every training row fades with distance, so a row beyond the training range
+ * in the direction of the positives (ransomware faster than any seen) would score as nothing at all — the bias —
+ * instead of as the most extreme positive it resembles. Clipped, it scores like the edge of what was learned, as a
+ * tree would.
  */
 export type FeatureTransform = "log1p" | "none";
 
@@ -19,6 +25,8 @@ export interface Preprocessing {
   scaler: ScalerJSON;
   /** Indices of the input columns that reach the SVM. */
   activeColumns: number[];
+  /** Per active column, the scaled values' range in training; rows are clipped to it (absent in older models). */
+  bounds?: { lower: number[]; upper: number[] };
 }
 
 export function applyTransform(
@@ -43,7 +51,18 @@ export function fitPreprocessing(
   const scaler = new StandardScaler().fit(transformed);
   const activeColumns = activeColumnsOf(transformed);
   const prepared = scaler.transform(transformed).map((row) => pick(row, activeColumns));
-  return { preprocessing: { transform, scaler: scaler.toJSON(), activeColumns }, prepared };
+  const lower = activeColumns.map(() => Number.POSITIVE_INFINITY);
+  const upper = activeColumns.map(() => Number.NEGATIVE_INFINITY);
+  for (const row of prepared) {
+    for (let j = 0; j < row.length; j++) {
+      if (row[j] < lower[j]) lower[j] = row[j];
+      if (row[j] > upper[j]) upper[j] = row[j];
+    }
+  }
+  return {
+    preprocessing: { transform, scaler: scaler.toJSON(), activeColumns, bounds: { lower, upper } },
+    prepared,
+  };
 }
 
 /** Rows as the SVM sees them, with preprocessing learned elsewhere. */
@@ -52,9 +71,15 @@ export function applyPreprocessing(
   rows: readonly ArrayLike<number>[],
 ): Float64Array[] {
   const scaler = StandardScaler.fromJSON(preprocessing.scaler);
-  return scaler
-    .transform(applyTransform(rows, preprocessing.transform))
-    .map((row) => pick(row, preprocessing.activeColumns));
+  const bounds = preprocessing.bounds;
+  return scaler.transform(applyTransform(rows, preprocessing.transform)).map((row) => {
+    const picked = pick(row, preprocessing.activeColumns);
+    if (bounds) {
+      for (let j = 0; j < picked.length; j++)
+        picked[j] = Math.min(bounds.upper[j], Math.max(bounds.lower[j], picked[j]));
+    }
+    return picked;
+  });
 }
 
 export async function fitScaledSvm(
@@ -101,6 +126,12 @@ export function compileScaledSvm(model: ScaledSvm): {
   const scale = Float64Array.from(columns, (c) => model.scaler.scale[c]);
   const log = model.transform === "log1p";
   const prepared = new Float64Array(columns.length);
+  const lower = model.bounds
+    ? Float64Array.from(model.bounds.lower)
+    : new Float64Array(columns.length).fill(Number.NEGATIVE_INFINITY);
+  const upper = model.bounds
+    ? Float64Array.from(model.bounds.upper)
+    : new Float64Array(columns.length).fill(Number.POSITIVE_INFINITY);
   const svm = rowDecision(model.svm);
   return {
     prepared,
@@ -108,7 +139,7 @@ export function compileScaledSvm(model: ScaledSvm): {
       for (let i = 0; i < columns.length; i++) {
         let v = row[columns[i]];
         if (log) v = Math.sign(v) * Math.log1p(Math.abs(v));
-        prepared[i] = (v - mean[i]) / scale[i];
+        prepared[i] = Math.min(upper[i], Math.max(lower[i], (v - mean[i]) / scale[i]));
       }
       return svm(prepared);
     },

@@ -26,6 +26,7 @@ export const ransomwareModelSchema = z.object({
     transform: z.enum(["log1p", "none"]),
     scaler: z.object({ mean: finiteArray, scale: finiteArray }),
     activeColumns: z.array(z.number().int().nonnegative()).nonempty(),
+    bounds: z.object({ lower: finiteArray, upper: finiteArray }).optional(),
     svm: z.unknown(),
   }),
   hyperparameters: z.object({
@@ -91,6 +92,14 @@ function checkRansomwareModel(payload: z.infer<typeof ransomwareModelSchema>, pa
   }
   if (pipeline.activeColumns.some((c) => c >= width))
     fail(`activeColumns refers to a column beyond the features`);
+  const { bounds } = pipeline;
+  if (
+    bounds &&
+    (bounds.lower.length !== pipeline.activeColumns.length ||
+      bounds.upper.length !== pipeline.activeColumns.length ||
+      bounds.lower.some((l, j) => l > bounds.upper[j]))
+  )
+    fail(`the clipping bounds do not match the ${pipeline.activeColumns.length} active columns`);
   let svm: ScaledSvm["svm"];
   try {
     svm = validateSvmModel(pipeline.svm);

@@ -85,6 +85,54 @@ export function attachLabels(rows: ProcessFeatures[], labels: Labels): LabelledR
   };
 }
 
+/** Documents a ransomware-labelled row must have destroyed (deleted, or opened to overwrite in place) to be learned. */
+export const MIN_DESTROYED_TO_LEARN = 3;
+/**
+ * Files a ransomware-labelled row that destroys nothing visible must have created to be learned: ebpfangel's logs have
+ * no open flags, and some ransomware there writes encrypted copies by the thousand and deletes nothing. Few creates
+ * alone (a shell writing ransom notes) look like any tool writing a few files.
+ */
+export const MIN_CREATED_TO_LEARN = 100;
+
+/**
+ * The rows training learns from, when it trains for live scoring: every benign row, and the ransomware rows that
+ * already show the harm. A ransomware
+ * process's first events (loading libraries, reading a few documents) and a helper that deletes one file (the `rm`
+ * a shell loop runs per document) look like any process's; labelled ransomware they teach the model to flag every
+ * short `rm` and every process's start. They are left out, not relabelled: the group of the loop's children, and the
+ * process itself once it has destroyed a few documents, carry the label.
+ */
+export function learnableRows(data: LabelledRows): LabelledRows {
+  // Only training for live scoring (event logs with snapshots) has early rows; a feature table's rows are whole
+  // processes or windows measured otherwise, and are learned as labelled.
+  if (!data.rows.some((r) => r.snapshot)) return data;
+  const column = (name: string) => FEATURE_NAMES.indexOf(name);
+  const [deletes, overwrites, creates] = [column("D_sum"), column("U_write_open"), column("C_sum")];
+  const keep = data.rows.map(
+    (r, i) =>
+      data.y[i] === 0 ||
+      r.values[deletes] + r.values[overwrites] >= MIN_DESTROYED_TO_LEARN ||
+      r.values[creates] >= MIN_CREATED_TO_LEARN,
+  );
+  if (keep.every(Boolean)) return data;
+  const ids = new Map<number, number>();
+  const process: number[] = [];
+  data.process.forEach((p, i) => {
+    if (!keep[i]) return;
+    let id = ids.get(p);
+    if (id === undefined) ids.set(p, (id = ids.size));
+    process.push(id);
+  });
+  return {
+    ...data,
+    rows: data.rows.filter((_, i) => keep[i]),
+    y: data.y.filter((_, i) => keep[i]),
+    groups: data.groups.filter((_, i) => keep[i]),
+    process: Int32Array.from(process),
+    processes: ids.size,
+  };
+}
+
 /** Per process: its label and the highest of its rows' scores. */
 export function perProcess(
   data: LabelledRows,
@@ -177,7 +225,12 @@ export interface TrainResult {
 }
 
 /** Grid search with cross-validation on a worker pool, then a refit of the best candidate on all rows. */
-export async function trainRansomwareModel(data: LabelledRows, options: TrainOptions): Promise<TrainResult> {
+export async function trainRansomwareModel(all: LabelledRows, options: TrainOptions): Promise<TrainResult> {
+  const data = learnableRows(all);
+  if (data.rows.length < all.rows.length)
+    options.onStage?.(
+      `left out ${all.rows.length - data.rows.length} ransomware rows that had not yet destroyed ${MIN_DESTROYED_TO_LEARN} documents or created ${MIN_CREATED_TO_LEARN} files (a process's first events, a one-file rm)`,
+    );
   const positives = data.y.reduce((a, b) => a + b, 0);
   const processLabels = perProcess(data, data.y).y;
   const positiveProcesses = processLabels.reduce((a, b) => a + b, 0);

@@ -15,6 +15,7 @@ import {
 } from "../core/stream/line-sources.ts";
 import { ancestorsOf, ProcessResponder } from "../core/stream/respond.ts";
 import { type RunSummary, StreamRun } from "../core/stream/run.ts";
+import { onStopSignals } from "../core/stream/signals.ts";
 import { type AlertFormat, FileSink, StreamSink } from "../core/stream/sinks.ts";
 import { StateDirectory } from "../core/stream/state.ts";
 import { type ProcessEntity, RANSOMWARE_SCHEDULE, RansomwareDetector } from "./detector.ts";
@@ -145,7 +146,7 @@ export async function watchRansomware(options: WatchOptions): Promise<WatchResul
     handleSignals: options.handleSignals && !collector,
     drainAtEnd: !collector,
   });
-  const untrap = collector && options.handleSignals ? trapSignals(() => void collector.stop()) : null;
+  const untrap = collector && options.handleSignals ? onStopSignals(() => void collector.stop()) : null;
   // Events the kernel emitted that never reached the collector are dropped events too: counted as they happen.
   let lostSeen = 0;
   const countLost = () => {
@@ -175,15 +176,6 @@ export async function watchRansomware(options: WatchOptions): Promise<WatchResul
     if (collector) await collector.stop().catch(() => {});
     fileSink?.close();
   }
-}
-
-function trapSignals(onSignal: () => void): () => void {
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  return () => {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  };
 }
 
 export interface RansomwareEngineOptions {

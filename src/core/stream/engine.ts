@@ -240,7 +240,7 @@ export class StreamEngine<R, E extends Entity> {
       detector: this.detector.kind,
       rule: this.options.rule,
       priority: status === "new" ? scorer.priority(score) : incident.priority,
-      output: `${this.options.rule}: ${subject.entity}${comm !== undefined ? ` (${comm})` : ""}, score ${score.toFixed(3)} ≥ threshold ${scorer.threshold}`,
+      output: `${this.options.rule}: ${subject.entity}${comm !== undefined ? ` (${comm})` : ""}, score ${score.toFixed(3)} ${score >= scorer.threshold ? "≥" : "<"} threshold ${scorer.threshold}${status === "ended" ? ", ended" : ""}`,
       score,
       threshold: scorer.threshold,
       model: scorer.model,
