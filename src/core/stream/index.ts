@@ -40,7 +40,14 @@ export {
   StreamLineSource,
 } from "./line-sources.ts";
 export { ProcessResponder, processTree } from "./respond.ts";
-export { type LineParser, RecordError, type RunOptions, type RunSummary, StreamRun } from "./run.ts";
+export {
+  type LineParser,
+  RecordError,
+  type RecordSource,
+  type RunOptions,
+  type RunSummary,
+  StreamRun,
+} from "./run.ts";
 export { type AlertFormat, FileSink, formatAlert, MemorySink, StreamSink } from "./sinks.ts";
 export { StateDirectory } from "./state.ts";
 export { formatStatsLine, type StatsSnapshot } from "./stats.ts";
