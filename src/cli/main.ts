@@ -33,6 +33,8 @@ const groups: Record<string, () => Promise<(program: Command) => void>> = {
   syscalls: async () => (await import("./syscalls.ts")).registerSyscalls,
   network: async () => (await import("./network.ts")).registerNetwork,
   collect: async () => (await import("./collect.ts")).registerCollect,
+  fleet: async () => (await import("./fleet.ts")).registerFleet,
+  ui: async () => (await import("./fleet.ts")).registerUi,
   demo: async () => (await import("./demo.ts")).registerDemo,
 };
 const named = process.argv[2];

@@ -290,6 +290,7 @@ export function registerRansomware(program: Command): void {
     )
     .option("--idle-timeout <seconds>", "a process without events this long is over", positiveNumber)
     .option("--strict", "stop at the first malformed row instead of skipping and counting it")
+    .option("--hostname <name>", "host name in alerts (default: this machine's; incident ids derive from it)")
     .option("-q, --quiet", "no stats lines (warnings are still printed)")
     .action(async (logs: string[], opts) => {
       const progress = createProgress({ quiet: false });
@@ -332,6 +333,7 @@ export function registerRansomware(program: Command): void {
         overload: opts.overload,
         idleTimeoutS: opts.idleTimeout,
         strict: opts.strict,
+        hostname: opts.hostname,
         onWarning: (m) => progress.warn(m),
         handleSignals: true,
       });

@@ -1,10 +1,13 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { DIRECTORY_METADATA_FILE } from "../core/artifact.ts";
+import { UsageError } from "../core/errors.ts";
 import { createProgress } from "../core/progress.ts";
+import { formatSummaryLine } from "../core/stream/run.ts";
 import { SIGNALS, type SignalName } from "../syscalls/config.ts";
 import { ARCHES } from "../syscalls/tables.ts";
 import { TRACE_FORMATS } from "../syscalls/traces/index.ts";
-import { integer, positiveInteger, positiveNumber } from "./options.ts";
+import type { SyscallWatchInput } from "../syscalls/watch.ts";
+import { integer, nonNegativeNumber, positiveInteger, positiveNumber } from "./options.ts";
 import { formatTable, percent, printJson } from "./output.ts";
 
 /**
@@ -105,6 +108,11 @@ export function registerSyscalls(program: Command): void {
         "false-positive rate the threshold allows on held-out normal sessions (default 0.01)",
         fraction,
       )
+      .option(
+        "--live-target-fpr <rate>",
+        "share of normal processes `syscalls watch` may alert on (default 0.001)",
+        fraction,
+      )
       .option("--seed <n>", "seed for the calibration folds (and the autoencoder)", integer)
       .option("--json", "print the training summary as one JSON object"),
   ).action(async (normal: string[], opts) => {
@@ -120,6 +128,7 @@ export function registerSyscalls(program: Command): void {
           ngramOrder: opts.ngramOrder,
           noveltyWindow: opts.noveltyWindow,
           targetFpr: opts.targetFpr,
+          liveTargetFpr: opts.liveTargetFpr,
           seed: opts.seed,
         },
       },
@@ -158,6 +167,10 @@ export function registerSyscalls(program: Command): void {
       `threshold ${c.threshold.toFixed(3)}: expected false-positive rate ${percent(x.rate)} (95 % interval ${percent(x.lower)}–${percent(x.upper)}; ${x.flagged} of ${x.traces} held-out normal traces at or above it; target ${percent(model.config.targetFpr)})`,
     );
     console.log(`measured on: ${c.method.description}`);
+    const l = c.liveExpectedFpr;
+    console.log(
+      `live threshold ${c.liveThreshold.toFixed(3)} (syscalls watch, on each process's highest running score): ${l.flagged} of ${l.traces} held-out normal processes at or above it, 95 % interval ${percent(l.lower)}–${percent(l.upper)}`,
+    );
   });
 
   readOptions(
@@ -326,4 +339,59 @@ export function registerSyscalls(program: Command): void {
       ),
     );
   });
+
+  group
+    .command("watch")
+    .description(
+      "watch a running service (strace -f -p), a command (-- CMD...), strace logs or stdin: each process scored as its syscalls arrive, one JSON alert per line on stdout",
+    )
+    .argument(
+      "[inputs...]",
+      "strace -f logs or collector CSVs to read to their end; - for stdin; after --, a command to run",
+    )
+    .requiredOption("--model <dir>", "model directory from `syscalls train`")
+    .option(
+      "--pid <pid>",
+      "attach to this running process and follow its threads and children",
+      positiveInteger,
+    )
+    .option("--alerts <file>", "also append alerts (JSON lines) to this file")
+    .addOption(
+      new Option("--format <format>", "alerts on stdout as").choices(["json", "text"]).default("json"),
+    )
+    .option("--stats <seconds>", "stats line on stderr every so many seconds (0: none)", nonNegativeNumber, 5)
+    .option("--stats-json", "stats lines as JSON objects")
+    .option("-q, --quiet", "no stats or status lines (warnings are still printed)")
+    .action(async (inputs: string[], opts, command: Command) => {
+      const progress = createProgress({ quiet: opts.quiet });
+      const dash = command.args.length > 0 && process.argv.includes("--");
+      const input: SyscallWatchInput =
+        opts.pid !== undefined
+          ? { kind: "pid", pid: opts.pid }
+          : dash
+            ? { kind: "command", argv: inputs }
+            : inputs.length === 1 && inputs[0] === "-"
+              ? { kind: "stdin" }
+              : { kind: "logs", paths: inputs };
+      if (opts.pid !== undefined && inputs.length > 0)
+        throw new UsageError("give --pid PID, -- CMD..., logs or -, not several");
+      if (input.kind === "logs" && inputs.length === 0)
+        throw new UsageError("nothing to watch: give --pid PID, -- CMD..., strace logs or -");
+      const { watchSyscalls } = await import("../syscalls/watch.ts");
+      const { summary, model } = await watchSyscalls({
+        model: opts.model,
+        input,
+        alertsFile: opts.alerts,
+        format: opts.format,
+        statsMs: opts.quiet ? 0 : opts.stats * 1000,
+        statsFormat: opts.statsJson ? "json" : "text",
+        onWarning: (m) => progress.warn(m),
+        onInfo: (m) => progress.info(m),
+        handleSignals: true,
+      });
+      progress.info(
+        `live threshold ${model.calibration.liveThreshold.toFixed(3)} (expected ${percent(model.calibration.liveExpectedFpr.rate)} of normal processes alerted)`,
+      );
+      process.stderr.write(`${formatSummaryLine(summary)}\n`);
+    });
 }

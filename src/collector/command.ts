@@ -4,6 +4,17 @@ import { UsageError } from "../core/errors.ts";
 import { findExecutable } from "./environment.ts";
 import type { CommandStdio } from "./scope.ts";
 
+/** The environment a started command gets: its own, or the collector's with `path` as PATH. */
+export function commandEnv(env: NodeJS.ProcessEnv | undefined, path: string | undefined): NodeJS.ProcessEnv {
+  return env ?? (path === undefined ? process.env : { ...process.env, PATH: path });
+}
+
+/** A UsageError unless `argv` names a command that can be found. */
+export function checkCommand(argv: readonly string[], env: NodeJS.ProcessEnv): void {
+  if (argv.length === 0) throw new UsageError("expected a command after --");
+  if (findExecutable(argv[0], env.PATH) === null) throw new UsageError(`command not found: ${argv[0]}`);
+}
+
 export interface CommandExit {
   exitCode: number | null;
   signal: string | null;
@@ -24,9 +35,8 @@ export class GatedCommand {
     argv: readonly string[],
     options: { cwd?: string; env?: NodeJS.ProcessEnv; stdio?: CommandStdio } = {},
   ) {
-    if (argv.length === 0) throw new UsageError("expected a command after --");
     const env = options.env ?? process.env;
-    if (findExecutable(argv[0], env.PATH) === null) throw new UsageError(`command not found: ${argv[0]}`);
+    checkCommand(argv, env);
     const [stdin, stdout, stderr] = options.stdio ?? ["inherit", "inherit", "inherit"];
     this.child = spawn(
       "/bin/sh",

@@ -42,7 +42,8 @@ export abstract class CollectorRun {
     this.output = new CollectorOutput(maxBufferedBytes);
     this.writer = new EventWriter(
       (chunk) => {
-        if (!this.output.write(chunk) && this.state !== "stopping") this.pauseSource?.();
+        // Only while running: starting needs the tracer's answer to get through, stopping its last ticks.
+        if (!this.output.write(chunk) && this.state === "running") this.pauseSource?.();
       },
       passthrough ? "raw" : mode === "syscalls" ? "syscalls" : (format as FileFormat),
     );
@@ -60,6 +61,7 @@ export abstract class CollectorRun {
   }
 
   abstract get commandPid(): number | undefined;
+  protected abstract get tracerPid(): number | undefined;
   abstract stop(): Promise<CollectorSummary>;
 
   /** How the backend pauses and resumes its source when the reader is slow. */
@@ -109,6 +111,7 @@ export abstract class CollectorRun {
       format: this.format,
       scope: this.scopeText,
       running: this.state === "running",
+      tracerPid: this.tracerPid,
       elapsedMs: end - this.startedAt,
       events: this.writer.rows,
       byType: { ...this.writer.counts },

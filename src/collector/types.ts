@@ -41,6 +41,8 @@ export interface CollectorStats {
   scope: string;
   /** The tracer is attached and events flow. */
   running: boolean;
+  /** The tracer child's process id (bpftrace or strace). */
+  tracerPid: number | undefined;
   elapsedMs: number;
   /** Rows written (file events including exec/exit rows, or system calls). */
   events: number;

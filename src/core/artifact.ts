@@ -75,7 +75,12 @@ export interface ArtifactIdentity {
 
 /** The identity of a model file written by `writeArtifact` (read after the file has been validated). */
 export async function readArtifactIdentity(path: string): Promise<ArtifactIdentity> {
-  const envelope = JSON.parse(await readFile(path, "utf8")) as ArtifactEnvelope<{ modelVersion?: unknown }>;
+  return artifactIdentity(await readFile(path, "utf8"), path);
+}
+
+/** The identity of a model from its file's text (already validated) and the name it was stored under. */
+export function artifactIdentity(text: string, path: string): ArtifactIdentity {
+  const envelope = JSON.parse(text) as ArtifactEnvelope<{ modelVersion?: unknown }>;
   const label = envelope.payload?.modelVersion;
   return {
     name: basename(path).replace(/\.json$/, ""),

@@ -11,8 +11,7 @@ export interface TypedJSON {
 }
 
 export function encodeTyped(array: Typed, length = array.length): TypedJSON {
-  const type: TypedName =
-    array instanceof Float64Array ? "f64" : array instanceof Int32Array ? "i32" : "u32";
+  const type: TypedName = array instanceof Float64Array ? "f64" : array instanceof Int32Array ? "i32" : "u32";
   const bytes = Buffer.from(array.buffer, array.byteOffset, length * array.BYTES_PER_ELEMENT);
   return { type, base64: bytes.toString("base64") };
 }

@@ -10,7 +10,7 @@ import { type ClassWeightSpec, fitScaledLogistic, resolveClassWeight } from "../
 import type { FeatureTransform } from "../models/scaled-svm.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from "./flows/table.ts";
-import type { GbdtGridConfig, LogisticGridConfig, NetworkGridConfig } from "./grid-config.ts";
+import type { NetworkGridConfig } from "./grid-config.ts";
 import { type FlowMetrics, flowMetrics, selectionRecord } from "./metrics.ts";
 import type { NetworkModel } from "./model.ts";
 

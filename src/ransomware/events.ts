@@ -57,7 +57,8 @@ export interface FileEvent {
   bytes: Uint8Array;
   nameStart: number;
   nameEnd: number;
-  /** Extended layout only (-1 or empty otherwise): thread id, parent process id, user id, open flags. */
+  /** Extended layout only (-1 or empty otherwise): thread id, parent process id, user id, and the call's flags
+   * (open flags; for EVP_CipherInit_ex its `enc` argument, which may be -1). */
   tid: number;
   ppid: number;
   uid: number;
@@ -291,8 +292,10 @@ export function parseEventRow(
   event.commBytes = fieldBytes;
   event.commStart = fieldStart;
   event.commEnd = fieldEnd;
-  i = readUint(bytes, i + 1, end, "FLAGS", 0xffffffff, 15, columns);
-  event.flags = cursorValue;
+  // FLAGS: open, unlinkat or renameat2 flags, or EVP_CipherInit_ex's `enc` argument (1, 0, or -1 for "unchanged").
+  const negative = i + 1 < end && bytes[i + 1] === 45;
+  i = readUint(bytes, negative ? i + 2 : i + 1, end, "FLAGS", 0xffffffff, 15, columns);
+  event.flags = negative ? -cursorValue : cursorValue;
   // OP, the last column: only "rename…" matters to the features (the collector writes a rename as two rows).
   i++;
   if (i > end) throw new RowError(`expected ${columns} columns, the row ends after 15`);

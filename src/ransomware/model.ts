@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type ArtifactSpec, readArtifact, writeArtifact } from "../core/artifact.ts";
+import { type ArtifactSpec, parseArtifact, readArtifact, writeArtifact } from "../core/artifact.ts";
 import { ModelFileError } from "../core/errors.ts";
 import type { ScaledSvm } from "../models/scaled-svm.ts";
 import { validateSvmModel } from "../models/svm.ts";
@@ -72,7 +72,15 @@ export async function saveRansomwareModel(path: string, model: RansomwareModel):
 }
 
 export async function loadRansomwareModel(path: string): Promise<RansomwareModel> {
-  const payload = await readArtifact(path, RANSOMWARE_MODEL);
+  return checkRansomwareModel(await readArtifact(path, RANSOMWARE_MODEL), path);
+}
+
+/** A model from its file's text (a model taken from the fleet's object store); `file` names it in errors. */
+export function parseRansomwareModel(text: string, file: string): RansomwareModel {
+  return checkRansomwareModel(parseArtifact(text, RANSOMWARE_MODEL, file), file);
+}
+
+function checkRansomwareModel(payload: z.infer<typeof ransomwareModelSchema>, path: string): RansomwareModel {
   const fail = (message: string): never => {
     throw new ModelFileError(message, { file: path });
   };

@@ -7,7 +7,7 @@ import { type EventLayout, type FileEvent, newEvent, parseEventRow, parseHeader 
  * Event-log lines → file events, for the streaming engine: the header (line 1 of each file, again after a rotation)
  * says which layout follows; every row is parsed into one reused event object.
  */
-export function eventLogParser(source: LineSource): LineParser<FileEvent> {
+export function eventLogParser(source: Pick<LineSource, "name">): LineParser<FileEvent> {
   const event = newEvent();
   let layout: EventLayout | null = null;
   return {

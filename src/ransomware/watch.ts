@@ -5,8 +5,8 @@ import { readArtifactIdentity } from "../core/artifact.ts";
 import { UsageError } from "../core/errors.ts";
 import { dataPath } from "../core/package-root.ts";
 import type { Alert } from "../core/stream/alerts.ts";
-import type { EndReason } from "../core/stream/detector.ts";
-import { type AlertSink, StreamEngine } from "../core/stream/engine.ts";
+import type { EndReason, Scorer } from "../core/stream/detector.ts";
+import { type AlertLedger, type AlertSink, type Responder, StreamEngine } from "../core/stream/engine.ts";
 import {
   FileLineSource,
   type LineSource,
@@ -83,19 +83,17 @@ export async function watchRansomware(options: WatchOptions): Promise<WatchResul
   const modelPath = options.model ?? DEFAULT_RANSOMWARE_MODEL;
   const model = await loadRansomwareModel(modelPath);
   const identity = await readArtifactIdentity(modelPath);
-  const detector = new RansomwareDetector({ windowMs: model.windowMs, idleTimeoutS: options.idleTimeoutS });
   const sinks: AlertSink[] = [];
   const stdout = options.stdout === undefined ? process.stdout : options.stdout;
   if (stdout) sinks.push(new StreamSink(stdout, options.format ?? "json"));
   const fileSink = options.alertsFile ? new FileSink(options.alertsFile, "json") : null;
   if (fileSink) sinks.push(fileSink);
   const state = options.state ? new StateDirectory(options.state) : undefined;
-  const engine = new StreamEngine<FileEvent, ProcessEntity>(detector, {
-    rule: RANSOMWARE_RULE,
+  const engine = createRansomwareEngine({
+    windowMs: model.windowMs,
+    idleTimeoutS: options.idleTimeoutS,
     hostname: options.hostname,
     scorer: new RansomwareScorer(model, identity),
-    schedule: RANSOMWARE_SCHEDULE,
-    idleNs: detector.idleNs,
     sinks,
     ledger: state,
     responder: options.respond
@@ -183,6 +181,40 @@ function trapSignals(onSignal: () => void): () => void {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   };
+}
+
+export interface RansomwareEngineOptions {
+  windowMs: number;
+  idleTimeoutS?: number;
+  hostname?: string;
+  scorer: Scorer;
+  sinks: AlertSink[];
+  ledger?: AlertLedger;
+  responder?: Responder;
+  onAlert?: (alert: Alert, entity: ProcessEntity) => void;
+  onEnded?: (entity: ProcessEntity, reason: EndReason) => void;
+}
+
+/**
+ * The ransomware detector in the streaming engine, as every live path runs it: `watch`, and the fleet's scorers and
+ * edge agents (src/fleet), so one host watched alone and the same host in a fleet raise the same alerts.
+ */
+export function createRansomwareEngine(
+  options: RansomwareEngineOptions,
+): StreamEngine<FileEvent, ProcessEntity> {
+  const detector = new RansomwareDetector({ windowMs: options.windowMs, idleTimeoutS: options.idleTimeoutS });
+  return new StreamEngine<FileEvent, ProcessEntity>(detector, {
+    rule: RANSOMWARE_RULE,
+    hostname: options.hostname,
+    scorer: options.scorer,
+    schedule: RANSOMWARE_SCHEDULE,
+    idleNs: detector.idleNs,
+    sinks: options.sinks,
+    ledger: options.ledger,
+    responder: options.responder,
+    onAlert: options.onAlert,
+    onEnded: options.onEnded,
+  });
 }
 
 /**

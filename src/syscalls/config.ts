@@ -39,6 +39,9 @@ export const modelConfigSchema = z
     minCount: positiveInt,
     /** False-positive rate on held-out normal traces that the stored threshold allows. */
     targetFpr: z.number().gt(0).lt(1),
+    /** Share of normal processes `syscalls watch` may alert on (its threshold is on each process's highest running
+     * score). A service makes many processes and threads, so this is far lower than the batch target. */
+    liveTargetFpr: z.number().gt(0).lt(1),
     seed: z.number().int(),
     // The autoencoder signal's settings (used when `signals` includes "autoencoder").
     windowLength: z.number().int().min(2),
@@ -70,6 +73,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
   sessionLength: 20,
   minCount: 1,
   targetFpr: 0.01,
+  liveTargetFpr: 0.001,
   seed: 1,
   windowLength: 7,
   stride: 1,

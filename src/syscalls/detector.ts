@@ -16,7 +16,7 @@ import {
   vocabularyMap,
 } from "./dataset.ts";
 import { fitProfile, type Profile } from "./profile.ts";
-import { type DetectorCore, ProcessScorer, type SignalValues } from "./scorer.ts";
+import { type DetectorCore, PROGRAM_GRACE, ProcessScorer, type SignalValues } from "./scorer.ts";
 import { autoencoderConfigFor, fitScoring } from "./scoring.ts";
 import { sessionFolds, sessionsOf } from "./sessions.ts";
 import { Vocabulary } from "./vocabulary.ts";
@@ -45,8 +45,12 @@ export interface TrainHooks {
 }
 
 export interface Calibration {
-  /** Out-of-fold scores of the training traces per signal, ascending. */
+  /** Out-of-fold scores per signal, ascending, of the calibration traces scored with the global profile (all of
+   * them when none was). */
   normal: Partial<Record<SignalName, number[]>>;
+  /** The same for each program profile with at least minProgramTraces calibration traces: a trace scored with a
+   * program's profile is compared with that program's normal traces. */
+  profiles: Record<string, Partial<Record<SignalName, number[]>>>;
   /** Each calibration trace's anomaly score against the other calibration traces, ascending. */
   scores: number[];
   threshold: number;
@@ -79,7 +83,7 @@ export interface FittedCore extends DetectorCore {
 }
 
 /** Live checks start once a process has made this many syscalls (and happen again at its exit). */
-export const LIVE_FROM = 64;
+export const LIVE_FROM = PROGRAM_GRACE + 1;
 
 /** Fits vocabulary, profiles and (if a signal) the autoencoder on traces `indexes` of `set`. */
 export async function fitCore(
@@ -158,41 +162,63 @@ export function prefetch(core: DetectorCore, set: TraceSet, indexes: Iterable<nu
 }
 
 export interface Combined {
-  /** Fisher's Σ −log p over the signals, plus the unknown syscalls' cost. */
+  /** Fisher's Σ −log p over the signals, plus the process's extra cost (unknown syscalls, an unseen program). */
   score: number;
   /** Tail probability of each signal among the calibration traces. */
   probabilities: SignalValues;
 }
 
+/** What scoring a process needs from its scorer: signal values, extra cost and the profile it was scored with. */
+export interface ScoreInput {
+  signals: SignalValues;
+  cost: number;
+  profile: string | null;
+}
+
+export function scoreInput(scorer: ProcessScorer): ScoreInput {
+  return { signals: scorer.signals(), cost: scorer.extraCost, profile: scorer.program };
+}
+
 /**
- * Combines a trace's signal values into its anomaly score. `unknownCost` is what its syscalls unseen in training add
- * (ProcessScorer.unknownCost). `own` are a calibration trace's own out-of-fold values, left out of the tails so that
- * it is scored as if it were new.
+ * Combines a process's signal values into its anomaly score, each signal's tail probability taken among the
+ * calibration traces of the same profile. `own` are a calibration trace's own out-of-fold values, left out of the
+ * tails so that it is scored as if it were new.
  */
-export function combine(tails: Tails, values: SignalValues, unknownCost = 0, own?: SignalValues): Combined {
+export function combine(tails: Tails, input: ScoreInput, own?: SignalValues): Combined {
   const probabilities: SignalValues = {};
   const ps: number[] = [];
-  for (const [signal, tail] of tails.signals) {
-    const v = values[signal];
+  for (const [signal, tail] of tails.of(input.profile)) {
+    const v = input.signals[signal];
     if (v === undefined) continue;
     const p = tail.probability(v, own?.[signal]);
     probabilities[signal] = p;
     ps.push(p);
   }
-  return { score: fisherStatistic(ps) + unknownCost, probabilities };
+  return { score: fisherStatistic(ps) + input.cost, probabilities };
+}
+
+type SignalTails = [SignalName, EmpiricalTail][];
+
+function signalTails(values: Partial<Record<SignalName, number[]>>): SignalTails {
+  return (Object.entries(values) as [SignalName, number[]][]).map(([s, v]) => [s, new EmpiricalTail(v)]);
 }
 
 /** The calibration's sorted score arrays as tails, built once per loaded detector. */
 export class Tails {
-  readonly signals: [SignalName, EmpiricalTail][];
+  readonly global: SignalTails;
+  private readonly profiles = new Map<string, SignalTails>();
   readonly scores: EmpiricalTail;
 
   constructor(calibration: Calibration) {
-    this.signals = (Object.entries(calibration.normal) as [SignalName, number[]][]).map(([s, v]) => [
-      s,
-      new EmpiricalTail(v),
-    ]);
+    this.global = signalTails(calibration.normal);
+    for (const [program, values] of Object.entries(calibration.profiles))
+      this.profiles.set(program, signalTails(values));
     this.scores = new EmpiricalTail(calibration.scores);
+  }
+
+  /** The tails a process scored with `profile` is compared with. */
+  of(profile: string | null): SignalTails {
+    return (profile === null ? undefined : this.profiles.get(profile)) ?? this.global;
   }
 
   /** Tail probability of an anomaly score among the calibration traces' scores. */
@@ -219,10 +245,10 @@ export function liveMaximum(
   for (let k = offsets[i]; k < offsets[i + 1]; k++) {
     scorer.push(names[tokens[k]]);
     if (scorer.syscalls >= LIVE_FROM && scorer.ready)
-      max = Math.max(max, combine(tails, scorer.signals(), scorer.unknownCost, own).score);
+      max = Math.max(max, combine(tails, scoreInput(scorer), own).score);
   }
   scorer.finish();
-  return Math.max(max, combine(tails, scorer.signals(), scorer.unknownCost, own).score);
+  return Math.max(max, combine(tails, scoreInput(scorer), own).score);
 }
 
 function rateWithInterval(flagged: number, traces: number) {
@@ -249,17 +275,16 @@ export async function fitDetector(
   const warnings: string[] = [];
   if (folds < config.calibrationFolds)
     warnings.push(
-      `only ${sessionCount} session(s) of ${config.sessionLength} traces: ${folds} calibration folds instead of ${config.calibrationFolds}`,
+      `only ${sessionCount} sessions: ${folds} calibration folds instead of ${config.calibrationFolds}; record more normal sessions`,
     );
   hooks.onStage?.(
-    `calibration: ${folds}-fold cross-fitting over ${sessionCount} sessions (runs of up to ${config.sessionLength} consecutive traces), then the final fit on all ${n} traces`,
+    `calibration: ${folds}-fold cross-fitting over ${sessionCount} sessions, then the final fit on all ${n} traces`,
   );
   const perFit = 1 + (config.signals.includes("autoencoder") ? config.epochs : 0);
   const total = perFit * (folds + 1);
   let done = 0;
   const report = (epochs: number) => hooks.onProgress?.(done + epochs, total);
-  const values: SignalValues[] = new Array(n);
-  const unknownCosts = new Float64Array(n);
+  const inputs: ScoreInput[] = new Array(n);
   const cores: FittedCore[] = [];
   for (let f = 0; f < folds; f++) {
     const fit: number[] = [];
@@ -268,20 +293,12 @@ export async function fitDetector(
     const core = await fitCore(set, fit, config, `fold ${f + 1}/${folds}`, hooks, report);
     cores.push(core);
     prefetch(core, set, held);
-    for (const i of held) {
-      const scorer = scoreTrace(core, set, i);
-      values[i] = scorer.signals();
-      unknownCosts[i] = scorer.unknownCost;
-    }
+    for (const i of held) inputs[i] = scoreInput(scoreTrace(core, set, i));
     done += perFit;
     report(0);
   }
-  const normal: Partial<Record<SignalName, number[]>> = {};
-  for (const signal of config.signals) {
-    normal[signal] = values.map((v) => v[signal] as number).sort((a, b) => a - b);
-  }
   const partial: Calibration = {
-    normal,
+    ...profileTails(inputs, config),
     scores: [],
     threshold: 0,
     expectedFpr: rateWithInterval(0, n),
@@ -292,21 +309,24 @@ export async function fitDetector(
       sessions: sessionCount,
       sessionLength: config.sessionLength,
       grouping: "sessions",
-      description: `${folds}-fold cross-fitting over ${sessionCount} sessions of up to ${config.sessionLength} consecutive normal traces (each fold scored by a detector fitted on the other folds; ${n} calibration traces)`,
+      description: `${folds}-fold cross-fitting over ${sessionCount} sessions (${sessionKind(set.sources, config.sessionLength)}; each fold scored by a detector fitted on the other folds; ${n} calibration traces)`,
     },
     warnings,
   };
   // Each calibration trace against the others: leave its own value out of every signal's tail.
   const tails = new Tails(partial);
-  const scores = values.map((v, i) => combine(tails, v, unknownCosts[i], v).score);
+  const scores = inputs.map((input) => combine(tails, input, input.signals).score);
   partial.scores = [...scores].sort((a, b) => a - b);
   partial.threshold = thresholdAtFpr(scores, config.targetFpr);
   partial.expectedFpr = rateWithInterval(scores.filter((s) => s >= partial.threshold).length, n);
   const liveTails = new Tails(partial);
   const live = Array.from({ length: n }, (_, i) =>
-    liveMaximum(cores[foldOf[i]], liveTails, set, i, values[i]),
+    liveMaximum(cores[foldOf[i]], liveTails, set, i, inputs[i].signals),
   );
-  partial.liveThreshold = thresholdAtFpr(live, config.targetFpr);
+  // Never below log(n + 1): one signal beyond every calibration trace, the others typical, is not enough on its own
+  // (with a target below 1/n the threshold would otherwise sit just above the highest normal process, which for a
+  // very regular service is barely above zero).
+  partial.liveThreshold = Math.max(thresholdAtFpr(live, config.liveTargetFpr), Math.log(n + 1));
   partial.liveExpectedFpr = rateWithInterval(live.filter((s) => s >= partial.liveThreshold).length, n);
   warnings.push(...thinCalibrationWarnings(partial, config.targetFpr));
 
@@ -330,6 +350,42 @@ export async function fitDetector(
     calibration: partial,
   };
   return { detector, folds: cores, finalCore, foldOf };
+}
+
+/**
+ * Calibration values per signal: those of the traces scored with the global profile (all traces when none was), and
+ * per program profile with at least minProgramTraces traces scored with it.
+ */
+function profileTails(
+  inputs: readonly ScoreInput[],
+  config: ModelConfig,
+): Pick<Calibration, "normal" | "profiles"> {
+  const byProfile = new Map<string | null, ScoreInput[]>();
+  for (const input of inputs) {
+    const list = byProfile.get(input.profile) ?? [];
+    list.push(input);
+    byProfile.set(input.profile, list);
+  }
+  const sorted = (group: readonly ScoreInput[]) => {
+    const out: Partial<Record<SignalName, number[]>> = {};
+    for (const signal of config.signals)
+      out[signal] = group.map((g) => g.signals[signal] as number).sort((a, b) => a - b);
+    return out;
+  };
+  const profiles: Calibration["profiles"] = {};
+  for (const [profile, group] of byProfile)
+    if (profile !== null && group.length >= Math.max(1, config.minProgramTraces))
+      profiles[profile] = sorted(group);
+  return { normal: sorted(byProfile.get(null) ?? inputs), profiles };
+}
+
+/** How sessions were formed, for the calibration's description. */
+function sessionKind(sources: readonly string[], length: number): string {
+  const recordings = new Set(sessionsOf(sources, length)).size;
+  const files = new Set(sources).size;
+  return recordings === files && files < sources.length
+    ? "one per recording file"
+    : `runs of up to ${length} consecutive normal traces`;
 }
 
 /** Disposes the autoencoders of cores that are not shipped. */

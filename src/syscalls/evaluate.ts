@@ -2,7 +2,7 @@ import { InputError } from "../core/errors.ts";
 import { averagePrecision, detectionRateAtFpr, prCurve, rocAuc, rocCurve } from "../core/metrics.ts";
 import type { SignalName } from "./config.ts";
 import { type TraceSet, traceCount } from "./dataset.ts";
-import { combine, prefetch, scoreTrace, Tails } from "./detector.ts";
+import { combine, prefetch, scoreInput, scoreTrace, Tails } from "./detector.ts";
 import type { SyscallModel } from "./model.ts";
 import type { Evidence, SignalValues } from "./scorer.ts";
 
@@ -32,8 +32,9 @@ export function scoreTraceSet(
   prefetch(model, set, all);
   return all.map((i) => {
     const scorer = scoreTrace(model, set, i);
-    const signals = scorer.signals();
-    const { score, probabilities } = combine(tails, signals, scorer.unknownCost);
+    const input = scoreInput(scorer);
+    const signals = input.signals;
+    const { score, probabilities } = combine(tails, input);
     return {
       trace: set.ids[i],
       syscalls: scorer.syscalls,

@@ -34,8 +34,10 @@ const sortedFinite = z
   .min(1)
   .refine((v) => v.every((x, i) => i === 0 || v[i - 1] <= x), "must be sorted ascending");
 
+const signalValues = z.partialRecord(z.enum(SIGNALS), sortedFinite);
 const calibrationSchema = z.object({
-  normal: z.partialRecord(z.enum(SIGNALS), sortedFinite),
+  normal: signalValues,
+  profiles: z.record(z.string(), signalValues),
   scores: sortedFinite,
   threshold: finite,
   expectedFpr: rate,
@@ -246,9 +248,20 @@ export async function decodeModel(payload: Payload, binary: Uint8Array, file: st
   for (const signal of config.signals)
     if (payload.calibration.normal[signal] === undefined)
       fail(`no calibration scores for the ${signal} signal`);
-  for (const signal of Object.keys(payload.calibration.normal))
-    if (!config.signals.includes(signal as ModelConfig["signals"][number]))
-      fail(`calibration scores for ${signal}, which is not a signal of this model`);
+  for (const [profile, values] of [
+    ["global", payload.calibration.normal] as const,
+    ...Object.entries(payload.calibration.profiles),
+  ]) {
+    for (const signal of Object.keys(values))
+      if (!config.signals.includes(signal as ModelConfig["signals"][number]))
+        fail(`calibration scores for ${signal}, which is not a signal of this model`);
+    if (profile !== "global") {
+      if (!programs.has(profile)) fail(`calibration scores for program ${profile}, which has no profile`);
+      for (const signal of config.signals)
+        if (values[signal] === undefined)
+          fail(`no calibration scores for the ${signal} signal of ${profile}`);
+    }
+  }
   let network = null;
   let autoencoder: AutoencoderSignal | null = null;
   if (payload.autoencoder !== null) {

@@ -10,6 +10,7 @@ import {
 } from "../core/charts.ts";
 import { HtmlReport } from "../core/report.ts";
 import { AUTOENCODER_KEYS, configLabel, type ModelConfig, type SignalName } from "./config.ts";
+import { LIVE_FROM } from "./detector.ts";
 import { curves, type RankingMetrics, type ScoredTrace, type SyscallEvaluation } from "./evaluate.ts";
 import type { SyscallModel } from "./model.ts";
 import type { HeldOutEstimate, RunRecord, SearchRow } from "./search.ts";
@@ -210,7 +211,7 @@ function addModel(report: HtmlReport, model: SyscallModel): void {
     ],
     [
       "live threshold",
-      `${cal.liveThreshold.toFixed(3)} on the running score (checked from syscall 64 on and at exit): expected ${pct(cal.liveExpectedFpr.rate)} of normal processes (95 % interval ${pct(cal.liveExpectedFpr.lower)}–${pct(cal.liveExpectedFpr.upper)})`,
+      `${cal.liveThreshold.toFixed(3)} on the running score (checked from syscall ${LIVE_FROM} on and at exit): expected ${pct(cal.liveExpectedFpr.rate)} of normal processes (95 % interval ${pct(cal.liveExpectedFpr.lower)}–${pct(cal.liveExpectedFpr.upper)})`,
     ],
     ["training", `${t.traces} traces, ${t.syscalls} syscalls, ${formatSeconds(t.trainSeconds)}`],
   );

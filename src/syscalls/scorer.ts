@@ -27,13 +27,20 @@ import { PAD, UNKNOWN, type Vocabulary } from "./vocabulary.ts";
  * it inherited from its parent; until that is settled the syscalls are buffered and then replayed, so a live process
  * and the same trace read from a file get the same scores.
  */
-export const PROGRAM_GRACE = 64;
+export const PROGRAM_GRACE = 256;
 /** The n-gram signal's cap on one syscall's surprise, in units of ln(vocabulary size) (a uniform guess). */
 export const MAX_SURPRISE = 2;
 /** What one distinct syscall unseen in training adds to the combined score (ln 2: as if one signal's tail
  * probability halved), and how many distinct ones count at most. */
 export const UNKNOWN_COST = Math.LN2;
 export const MAX_UNKNOWN = 3;
+/**
+ * What running a program without a profile adds, when the detector has program profiles (the traces named their
+ * programs): ln 100, as if two signals' tail probabilities were ten times smaller. A service that starts a program it
+ * never ran in training (cat, id, a dropped binary) is suspect for that alone; the threshold, calibrated with the same
+ * cost on held-out sessions, pays for the rare programs normal sessions run.
+ */
+export const UNSEEN_PROGRAM_COST = Math.log(100);
 
 export type SignalValues = Partial<Record<SignalName, number>>;
 
@@ -92,6 +99,8 @@ export class ProcessScorer {
   private firstNovel: { position: number; tokens: number[] } | null = null;
   /** Program this process is scored against (null: the global profile), once settled. */
   program: string | null = null;
+  /** The program it settled on, whether or not the detector has a profile for it. */
+  namedProgram: string | null = null;
   /** Syscalls pushed, settled or not. */
   syscalls = 0;
   unknown = 0;
@@ -151,9 +160,13 @@ export class ProcessScorer {
     if (this.buffer !== null) this.settle(this.inherited);
   }
 
-  /** What the process's unknown syscalls add to its score: UNKNOWN_COST per distinct name, at most MAX_UNKNOWN. */
-  get unknownCost(): number {
-    return this.distinctUnknown * UNKNOWN_COST;
+  /**
+   * What the process adds to its score beyond its signals: UNKNOWN_COST per distinct unknown syscall (at most
+   * MAX_UNKNOWN), and UNSEEN_PROGRAM_COST when it runs a named program the detector has no profile for.
+   */
+  get extraCost(): number {
+    const unseen = this.namedProgram !== null && this.program === null && this.detector.programs.size > 0;
+    return this.distinctUnknown * UNKNOWN_COST + (unseen ? UNSEEN_PROGRAM_COST : 0);
   }
 
   /** Whether any syscall has been scored (a process needs one before it has signal values). */
@@ -223,6 +236,7 @@ export class ProcessScorer {
     const profile = program === null ? undefined : this.detector.programs.get(program);
     this.profile = profile ?? this.detector.global;
     this.program = profile === undefined ? null : program;
+    this.namedProgram = program;
     const buffer = this.buffer!;
     const count = this.buffered;
     this.buffer = null;

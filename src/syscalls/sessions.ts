@@ -8,18 +8,24 @@ import { seededRandom, shuffleInPlace } from "../core/random.ts";
  * time. A random slice of traces would leave each held-out trace's near-twins (the same command run a moment
  * earlier) in training and promise a lower false-positive rate than new sessions give.
  *
- * A session is a run of `length` consecutive traces of one container, in reading order: the container is the file
- * when a file holds several traces (an strace log: its processes in order of appearance), otherwise the directory
- * (ADFA-LD: one trace per file, numbered in recording order — consecutive traces are more alike than random pairs).
+ * - Recordings: when at least two files hold several traces each (strace logs of a service, collector CSVs), each such
+ *   file is a session — a new recording is what a model meets in use.
+ * - Otherwise a session is a run of `length` consecutive traces of one container, in reading order: the container is
+ *   the file when a file holds several traces (one long strace log: its processes in order of appearance), else the
+ *   directory (ADFA-LD: one trace per file, numbered in recording order — consecutive traces are more alike than
+ *   random pairs).
  */
 export function sessionsOf(sources: readonly string[], length: number): string[] {
   if (!Number.isInteger(length) || length < 1)
     throw new UsageError(`session length must be a positive integer, got ${length}`);
   const perFile = new Map<string, number>();
   for (const source of sources) perFile.set(source, (perFile.get(source) ?? 0) + 1);
+  const recordings = [...perFile.values()].filter((n) => n > 1).length;
   const seen = new Map<string, number>();
   return sources.map((source) => {
-    const container = (perFile.get(source) ?? 0) > 1 ? source : dirname(source);
+    const multi = (perFile.get(source) ?? 0) > 1;
+    if (multi && recordings >= 2) return source;
+    const container = multi ? source : dirname(source);
     const k = seen.get(container) ?? 0;
     seen.set(container, k + 1);
     return `${container}#${Math.floor(k / length)}`;

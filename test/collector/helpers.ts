@@ -83,16 +83,20 @@ export function rows(text: string): Row[] {
   return table.rows.map((r) => Object.fromEntries(table.header.map((h, i) => [h, r[i]])));
 }
 
-/** What counted.c did in `dir`, as seen in the extended rows of one process. */
+/**
+ * What counted.c did in `dir`, as seen in the extended rows: file events under `dir`, and encrypt events of the
+ * processes that made them (or of `pid`).
+ */
 export function observed(
   all: Row[],
   dir: string,
   pid?: number,
 ): Counts & { pids: Set<string>; tids: Set<string> } {
-  const mine = all.filter(
-    (r) =>
-      (pid === undefined || r.PID === String(pid)) && (r.FILENAME.startsWith(`${dir}/`) || r.TYPE === "3"),
+  const inDir = all.filter(
+    (r) => (pid === undefined || r.PID === String(pid)) && r.FILENAME.startsWith(`${dir}/`),
   );
+  const pids = pid === undefined ? new Set(inDir.map((r) => r.PID)) : new Set([String(pid)]);
+  const mine = [...inDir, ...all.filter((r) => r.TYPE === "3" && pids.has(r.PID))];
   const count = (pred: (r: Row) => boolean) => mine.filter(pred).length;
   return {
     opens: count((r) => r.TYPE === "0" && /\/o-\d+$/.test(r.FILENAME)),

@@ -7,7 +7,11 @@ import { InputError } from "../../src/core/errors.ts";
 import { randomInt, seededRandom } from "../../src/core/random.ts";
 import {
   EVENT_COLUMNS,
+  EventType,
+  EXTENDED_COLUMNS,
+  eventComm,
   eventFilename,
+  eventLayoutOf,
   type FileEvent,
   formatTimestamp,
   newEvent,
@@ -500,6 +504,55 @@ describe("readEventLog", () => {
     await assert.rejects(
       readEventLog(join(dir, "missing.csv"), () => {}),
       { code: "ENOENT" },
+    );
+  });
+});
+
+describe("parseEventRow: the collector's extended layout", () => {
+  const enc = new TextEncoder();
+  const parse = (row: string) => {
+    const e = newEvent();
+    const bytes = enc.encode(row);
+    parseEventRow(bytes, 0, bytes.length, e, "extended");
+    return e;
+  };
+
+  test("the header names the layout", () => {
+    assert.equal(eventLayoutOf(`${EVENT_COLUMNS.join(",")}`), "standard");
+    assert.equal(eventLayoutOf(`${[...EVENT_COLUMNS, ...EXTENDED_COLUMNS].join(",")}`), "extended");
+    assert.equal(eventLayoutOf("TS,PID,TYPE"), null);
+  });
+
+  test("extra columns: thread, parent, user, command, flags, and a rename", () => {
+    const e = parse('10,42,1,0,0,0,0,0,0,"/home/a,b.txt.locked",43,7,1000,"my ""tool""",577,rename');
+    assert.equal(eventFilename(e), "/home/a,b.txt.locked");
+    assert.deepEqual([e.pid, e.tid, e.ppid, e.uid, e.flags, e.rename], [42, 43, 7, 1000, 577, true]);
+    assert.equal(eventComm(e), 'my "tool"');
+    const open = parse("10,42,0,0,0,0,0,0,0,/etc/passwd,42,7,0,cat,524288,openat");
+    assert.equal(open.rename, false);
+    assert.equal(eventComm(open), "cat");
+  });
+
+  test("lifecycle rows (exec 4, exit 5) and EVP_CipherInit_ex's enc of -1", () => {
+    assert.equal(parse("10,42,4,0,0,0,0,0,0,/usr/bin/openssl,42,7,0,openssl,0,exec").type, EventType.Exec);
+    assert.equal(parse("10,42,5,0,0,0,0,0,0,,42,7,0,openssl,0,exit").type, EventType.Exit);
+    assert.equal(
+      parse("10,42,3,0,0,0,0,0,0,EVP_CipherInit_ex,42,7,0,openssl,-1,EVP_CipherInit_ex").flags,
+      -1,
+    );
+  });
+
+  test("errors name what is wrong", () => {
+    assert.throws(() => parse("10,42,6,0,0,0,0,0,0,/x,42,7,0,c,0,op"), /TYPE must be an integer from 0 to 5/);
+    assert.throws(() => parse("10,42,0,0,0,0,0,0,0,/x,42,7"), RowError);
+    assert.throws(() => parse("10,42,0,0,0,0,0,0,0,/x,42,seven,0,c,0,op"), /PPID must be an integer/);
+    assert.throws(() => parse('10,42,0,0,0,0,0,0,0,"/x,42,7,0,c,0,op'), /opening quote but no closing quote/);
+    // The standard layout keeps TYPE to 0–3: lifecycle rows exist only in the extended one.
+    const e = newEvent();
+    const bytes = enc.encode("10,42,4,0,0,0,0,0,0,/usr/bin/ls");
+    assert.throws(
+      () => parseEventRow(bytes, 0, bytes.length, e, "standard"),
+      /TYPE must be an integer from 0 to 3/,
     );
   });
 });

@@ -47,7 +47,7 @@ describe("threatlens syscalls (CLI, generated traces)", () => {
     );
     assert.match(
       trained.stdout,
-      /measured on: 5-fold cross-fitting over 10 sessions of up to 4 consecutive normal traces/,
+      /measured on: 5-fold cross-fitting over 10 sessions \(runs of up to 4 consecutive normal traces;/,
     );
     // 40 traces cannot pin a 10 % rate down: the user is told.
     assert.match(trained.stderr, /warning: calibration data is thin/);

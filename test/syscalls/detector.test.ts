@@ -9,6 +9,7 @@ import {
   type FittedCore,
   fitDetector,
   liveMaximum,
+  scoreInput,
   scoreTrace,
   Tails,
 } from "../../src/syscalls/detector.ts";
@@ -48,7 +49,7 @@ describe("detector calibration", () => {
     });
     assert.match(
       fitted.detector.calibration.method.description,
-      /5-fold cross-fitting over 20 sessions of up to 4 consecutive/,
+      /5-fold cross-fitting over 20 sessions \(runs of up to 4 consecutive/,
     );
   });
 
@@ -77,7 +78,7 @@ describe("detector calibration", () => {
     assert.ok(c.liveThreshold >= c.threshold);
     const tails = new Tails(c);
     for (let i = 0; i < traceCount(attack); i++) {
-      const final = combine(tails, scoreTrace(fitted.detector, attack, i).signals()).score;
+      const final = combine(tails, scoreInput(scoreTrace(fitted.detector, attack, i))).score;
       assert.ok(liveMaximum(fitted.detector, tails, attack, i) >= final);
     }
   });
@@ -86,7 +87,7 @@ describe("detector calibration", () => {
     const tails = new Tails(fitted.detector.calibration);
     let detected = 0;
     for (let i = 0; i < traceCount(attack); i++) {
-      const { score } = combine(tails, scoreTrace(fitted.detector, attack, i).signals());
+      const { score } = combine(tails, scoreInput(scoreTrace(fitted.detector, attack, i)));
       if (score >= fitted.detector.calibration.threshold) detected++;
     }
     assert.ok(detected >= 10, `${detected} of 12`);

@@ -10,6 +10,7 @@ import {
   disposeCores,
   type FittedCore,
   fitDetector,
+  scoreInput,
   scoreTrace,
   Tails,
 } from "../../src/syscalls/detector.ts";
@@ -148,15 +149,14 @@ describe("a syscall never seen in training adds a fixed, bounded amount", () => 
         const after = scoreTrace(fitted.detector, set, 0);
         assert.deepEqual(after.signals(), before.signals());
         const distinct = Math.min(new Set(unknown).size, MAX_UNKNOWN);
-        const rise =
-          combine(tails, after.signals(), after.unknownCost).score - combine(tails, before.signals()).score;
+        const rise = combine(tails, scoreInput(after)).score - combine(tails, scoreInput(before)).score;
         assert.ok(Math.abs(rise - distinct * UNKNOWN_COST) < 1e-12, `rise ${rise}`);
         assert.equal(after.unknown, unknown.length);
         assert.deepEqual(after.evidence().unknownSyscalls, [...new Set(unknown)]);
       }
       const threshold = fitted.detector.calibration.threshold;
-      if (combine(tails, before.signals()).score < threshold) normalBefore++;
-      if (combine(tails, before.signals()).score + UNKNOWN_COST < threshold) normalAfter++;
+      if (combine(tails, scoreInput(before)).score < threshold) normalBefore++;
+      if (combine(tails, scoreInput(before)).score + UNKNOWN_COST < threshold) normalAfter++;
     }
     assert.ok(
       normalAfter > 0 && normalAfter >= normalBefore / 2,

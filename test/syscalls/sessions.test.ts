@@ -25,6 +25,18 @@ test("sessions: runs of consecutive traces per directory for one-trace files, pe
   assert.throws(() => sessionsOf(sources, 0), UsageError);
 });
 
+test("sessions: every recording file is one when there are several multi-trace files", () => {
+  const sources = ["/r/a.strace", "/r/a.strace", "/r/a.strace", "/r/b.strace", "/r/b.strace", "/r/c/one.txt"];
+  assert.deepEqual(sessionsOf(sources, 2), [
+    "/r/a.strace",
+    "/r/a.strace",
+    "/r/a.strace",
+    "/r/b.strace",
+    "/r/b.strace",
+    "/r/c#0",
+  ]);
+});
+
 test("folds: whole sessions, even sizes, seeded; fewer folds when sessions are few; at least two sessions", () => {
   const sessions = Array.from({ length: 103 }, (_, i) => `s${Math.floor(i / 10)}`);
   const { foldOf, folds, sessions: count } = sessionFolds(sessions, 5, 1);

@@ -1,8 +1,9 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
+import { UsageError } from "../../core/errors.ts";
 import { parseSyscallTableTsv, type SyscallTable, syscallTablePath } from "../../syscalls/tables.ts";
-import { type CommandExit, GatedCommand } from "../command.ts";
+import { type CommandExit, checkCommand, commandEnv, GatedCommand } from "../command.ts";
 import {
   CollectorError,
   checkLibraries,
@@ -69,21 +70,12 @@ export class BpftraceCollector extends CollectorRun implements Collector {
       describeScope(scope),
       options.maxBufferedBytes ?? 64 << 20,
     );
-    requireRoot("the bpftrace collector");
-    const bpftrace = requireTool(
-      "bpftrace",
-      options.path,
-      "install it (apt-get install bpftrace), or use --backend strace",
-    );
-    ensureTracefs(options.tracefs);
     const pages = options.perfRingPages ?? 1024;
     if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
-      throw new CollectorError(`perf ring pages must be a power of 2, got ${pages}`);
+      throw new UsageError(`perf ring pages must be a power of 2, got ${pages}`);
     }
-    this.cpus = onlineCpus();
-    this.order = new TickOrder(this.cpus, (r) => this.process(r));
-
-    let kernelScope: KernelScope;
+    // Usage errors first (they do not depend on the host), then the environment, and only then a process started.
+    let kernelScope: KernelScope | null = null;
     switch (scope.kind) {
       case "host":
         kernelScope = { kind: "host" };
@@ -102,28 +94,36 @@ export class BpftraceCollector extends CollectorRun implements Collector {
         kernelScope = { kind: "comm", name: validateComm(scope.name) };
         break;
       case "command":
-        this.command = new GatedCommand(scope.argv, {
-          cwd: scope.cwd,
-          stdio: scope.stdio,
-          env:
-            scope.env ?? (options.path === undefined ? process.env : { ...process.env, PATH: options.path }),
-        });
-        this.seeded.add(this.command.pid);
-        kernelScope = { kind: "tree", pids: [this.command.pid] };
         break;
     }
-    // Names of the tree's existing threads, read before they can exec (later ones come from fork/exec records).
-    for (const pid of this.seeded) this.names.learnProcess(pid);
+    const env = scope.kind === "command" ? commandEnv(scope.env, options.path) : process.env;
+    if (scope.kind === "command") checkCommand(scope.argv, env);
+    requireRoot("the bpftrace collector");
+    const bpftrace = requireTool(
+      "bpftrace",
+      options.path,
+      "install it (apt-get install bpftrace), or use --backend strace",
+    );
+    ensureTracefs(options.tracefs);
     if (mode === "files") {
       this.libcrypto = [...new Set([...findLibcrypto(), ...checkLibraries(options.libcrypto ?? [])])];
     } else {
       const file = syscallTablePath("x86_64");
       this.syscallTable = parseSyscallTableTsv(readFileSync(file, "utf8"), "x86_64", file);
     }
+    this.cpus = onlineCpus();
+    this.order = new TickOrder(this.cpus, (r) => this.process(r));
+    if (scope.kind === "command") {
+      this.command = new GatedCommand(scope.argv, { cwd: scope.cwd, stdio: scope.stdio, env });
+      this.seeded.add(this.command.pid);
+      kernelScope = { kind: "tree", pids: [this.command.pid] };
+    }
+    // Names of the tree's existing threads, read before they can exec (later ones come from fork/exec records).
+    for (const pid of this.seeded) this.names.learnProcess(pid);
     const script = renderScript({
       mode,
       collectorPid: process.pid,
-      scope: kernelScope,
+      scope: kernelScope!,
       excludePids: options.excludePids ?? [],
       libcrypto: this.libcrypto,
     });
@@ -174,6 +174,10 @@ export class BpftraceCollector extends CollectorRun implements Collector {
       },
       (error: Error) => this.fail(error),
     );
+  }
+
+  protected get tracerPid(): number | undefined {
+    return this.child.pid;
   }
 
   get commandPid(): number | undefined {

@@ -11,8 +11,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../../core/errors.ts";
-import type { CommandExit } from "../command.ts";
-import { CollectorError, findExecutable, requireTool } from "../environment.ts";
+import { type CommandExit, checkCommand, commandEnv } from "../command.ts";
+import { CollectorError, requireTool } from "../environment.ts";
 import type { FileFormat, SyscallFormat } from "../format.ts";
 import { CollectorRun } from "../run.ts";
 import { describeScope, processId } from "../scope.ts";
@@ -52,7 +52,6 @@ export class StraceCollector extends CollectorRun implements Collector {
       options.maxBufferedBytes ?? 64 << 20,
       mode === "syscalls" && format === "strace",
     );
-    const strace = requireTool("strace", options.path, "install it (apt-get install strace)");
     const passthrough = mode === "syscalls" && format === "strace";
     const args = ["-f", "-o", ""];
     if (passthrough) args.push("-ttt");
@@ -66,11 +65,8 @@ export class StraceCollector extends CollectorRun implements Collector {
       this.isCommand = false;
       args.push("-p", String(this.root));
     } else if (scope.kind === "command") {
-      if (scope.argv.length === 0) throw new UsageError("expected a command after --");
-      spawnEnv =
-        scope.env ?? (options.path === undefined ? process.env : { ...process.env, PATH: options.path });
-      if (findExecutable(scope.argv[0], spawnEnv.PATH) === null)
-        throw new UsageError(`command not found: ${scope.argv[0]}`);
+      spawnEnv = commandEnv(scope.env, options.path);
+      checkCommand(scope.argv, spawnEnv);
       this.isCommand = true;
       stdio = [...(scope.stdio ?? stdio)];
       cwd = scope.cwd;
@@ -80,6 +76,7 @@ export class StraceCollector extends CollectorRun implements Collector {
     } else {
       throw new UsageError("--backend strace traces a process tree: give --pid PID or -- COMMAND");
     }
+    const strace = requireTool("strace", options.path, "install it (apt-get install strace)");
     this.dir = mkdtempSync(join(tmpdir(), "threatlens-strace-"));
     this.fifo = join(this.dir, "trace");
     const made = spawnSync("mkfifo", ["-m", "600", this.fifo]);
@@ -131,6 +128,10 @@ export class StraceCollector extends CollectorRun implements Collector {
   }
 
   /** The started command's process id, once its first traced call has been read. */
+  protected get tracerPid(): number | undefined {
+    return this.child.pid;
+  }
+
   get commandPid(): number | undefined {
     return this.firstTid;
   }
@@ -180,12 +181,13 @@ export class StraceCollector extends CollectorRun implements Collector {
     this.stderrCarry = lines.pop() ?? "";
     for (const line of lines) {
       if (line.trim() === "") continue;
-      const attached = /^strace: Process (\d+) attached/.exec(line);
+      // strace names itself by its argv[0], the resolved path here.
+      const attached = /^(?:\S*\/)?strace: Process (\d+) attached/.exec(line);
       if (attached !== null) {
         if (Number(attached[1]) === this.root) this.attached();
         continue;
       }
-      if (/^strace: Process \d+ detached/.test(line)) continue;
+      if (/^(?:\S*\/)?strace: Process \d+ detached/.test(line)) continue;
       this.stderrTail.push(line);
       if (this.stderrTail.length > 20) this.stderrTail.shift();
     }

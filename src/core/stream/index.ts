@@ -32,6 +32,7 @@ export {
 } from "./engine.ts";
 export { EntityTable } from "./entities.ts";
 export {
+  type ChunkHandler,
   FileLineSource,
   type FilePosition,
   type LineHandler,
@@ -41,6 +42,8 @@ export {
 } from "./line-sources.ts";
 export { ProcessResponder, processTree } from "./respond.ts";
 export {
+  LineFeed,
+  type LineFeedOptions,
   type LineParser,
   RecordError,
   type RecordSource,

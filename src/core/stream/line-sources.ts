@@ -11,6 +11,9 @@ import { InputError } from "../errors.ts";
  */
 export type LineHandler = (bytes: Uint8Array, start: number, end: number, line: number) => void;
 
+/** Called between chunks; a returned promise holds the source back until it settles. */
+export type ChunkHandler = () => void | Promise<void>;
+
 export interface LineSourceStats {
   bytes: number;
   lines: number;
@@ -36,9 +39,11 @@ export interface LineSource {
   readonly stats: LineSourceStats;
   /**
    * Hands every line to `onLine` and calls `onChunk` after each chunk (a moment between records where the engine can
-   * checkpoint or print stats). Resolves at the end of input, or once `stop` was called.
+   * checkpoint or print stats). When `onChunk` returns a promise, the source reads nothing more until it settles: a
+   * consumer that cannot keep up (a fleet agent whose disk buffer is full) pushes back on the input. Resolves at the end
+   * of input, or once `stop` was called.
    */
-  run(onLine: LineHandler, onChunk?: () => void): Promise<void>;
+  run(onLine: LineHandler, onChunk?: ChunkHandler): Promise<void>;
   stop(): void;
   /** Resume point after the last line handed out; null for sources that cannot be resumed (streams). */
   position(): FilePosition | null;
@@ -65,6 +70,12 @@ export interface FileSourceOptions {
   from?: FilePosition;
   /** Poll interval for growth and rotation while following (ms); inotify wakes the reader sooner. */
   pollMs?: number;
+  /**
+   * After a wake-up, wait this long before reading (ms), so that a writer's burst of small appends is read at once:
+   * fewer wake-ups (CPU) for a little delay. 0 for a watch, where every millisecond counts; a fleet agent, which
+   * batches anyway, uses a few tens.
+   */
+  settleMs?: number;
 }
 
 /** A file read line by line, to its end or (follow) as it grows. */
@@ -109,7 +120,7 @@ export class FileLineSource implements LineSource {
     if (position.path === this.path) this.from = position;
   }
 
-  async run(onLine: LineHandler, onChunk?: () => void): Promise<void> {
+  async run(onLine: LineHandler, onChunk?: ChunkHandler): Promise<void> {
     await this.openAt(this.from);
     if (this.offset > 0) await this.replayHeader(onLine);
     const follow = this.options.follow ?? false;
@@ -136,7 +147,7 @@ export class FileLineSource implements LineSource {
           buffer.copy(buffer, 0, used, filled);
           carry = filled - used;
           if (this.offset + carry > this.size) this.size = this.offset + carry;
-          onChunk?.();
+          await onChunk?.();
           continue;
         }
         if (!follow) {
@@ -148,7 +159,7 @@ export class FileLineSource implements LineSource {
             onLine(buffer, 0, end, this.line);
             this.offset += carry;
             carry = 0;
-            onChunk?.();
+            await onChunk?.();
           }
           return;
         }
@@ -173,6 +184,8 @@ export class FileLineSource implements LineSource {
         }
         if (change === "grown") continue;
         await this.waitForChange();
+        const settle = this.options.settleMs ?? 0;
+        if (settle > 0 && !this.stopped) await new Promise((r) => setTimeout(r, settle));
       }
     } finally {
       this.watcher?.close();
@@ -357,7 +370,7 @@ export class StreamLineSource implements LineSource {
     this.wake?.();
   }
 
-  async run(onLine: LineHandler, onChunk?: () => void): Promise<void> {
+  async run(onLine: LineHandler, onChunk?: ChunkHandler): Promise<void> {
     const stream = this.stream;
     const onData = (chunk: Buffer) => {
       this.stats.bytes += chunk.length;
@@ -394,7 +407,8 @@ export class StreamLineSource implements LineSource {
           const chunk = this.queue.shift()!;
           this.queuedBytes -= chunk.length;
           carry = this.visit(carry, chunk, onLine);
-          onChunk?.();
+          const held = onChunk?.();
+          if (held) await held;
           if (Date.now() - sliceStart >= this.sliceMs) break;
         }
         if (this.paused && this.queuedBytes <= this.maxQueueBytes / 2) {
@@ -420,7 +434,7 @@ export class StreamLineSource implements LineSource {
         this.line++;
         this.stats.lines++;
         onLine(carry, 0, end, this.line);
-        onChunk?.();
+        await onChunk?.();
       }
     } finally {
       stream.off("data", onData);

@@ -96,6 +96,45 @@ interface RunCheckpoint {
   engine: ReturnType<StreamEngine<unknown, Entity>["snapshot"]>;
 }
 
+export interface LineFeedOptions {
+  /** Stop at the first malformed line (an InputError with its location) instead of skipping and counting it. */
+  strict?: boolean;
+  strictHint?: string;
+  /** A malformed line was skipped (already counted by the engine as dropped): "source:line: reason". */
+  onSkipped?: (example: string) => void;
+}
+
+/**
+ * One source's lines into the engine: parse, push, and count what cannot be parsed. Every path that turns lines into
+ * records goes through here — a file or stream read by StreamRun, and the batches of lines the fleet's scorers take
+ * from JetStream — so a malformed line is treated the same wherever it arrives.
+ */
+export class LineFeed<R> {
+  constructor(
+    private readonly engine: Pick<StreamEngine<R, Entity>, "push" | "countDropped">,
+    private readonly parser: LineParser<R>,
+    private readonly name: string,
+    private readonly options: LineFeedOptions = {},
+  ) {}
+
+  line(bytes: Uint8Array, start: number, end: number, line: number): void {
+    let record: R | null;
+    try {
+      record = this.parser.parse(bytes, start, end, line);
+    } catch (error) {
+      if (!(error instanceof RecordError)) throw error;
+      if (this.options.strict) {
+        const hint = this.options.strictHint ? ` ${this.options.strictHint}` : "";
+        throw new InputError(`${error.message}${hint}`, { file: this.name, line });
+      }
+      this.engine.countDropped(1);
+      this.options.onSkipped?.(`${this.name}:${line}: ${error.message}`);
+      return;
+    }
+    if (record !== null) this.engine.push(record);
+  }
+}
+
 export class StreamRun<R, E extends Entity> {
   private stopped = false;
   private stoppedBySignal = false;
@@ -202,34 +241,24 @@ export class StreamRun<R, E extends Entity> {
   }
 
   private async runSource(source: LineSource): Promise<void> {
-    const { engine, strict } = this.options;
+    const { engine } = this.options;
     if (!this.options.parser) throw new Error("a line source needs a parser");
     const parser = this.options.parser(source);
     const warn = this.options.onWarning;
-    const name = source.name;
+    const feed = new LineFeed(engine, parser, source.name, {
+      strict: this.options.strict,
+      strictHint: this.options.strictHint,
+      onSkipped: (example) => {
+        this.skippedLines++;
+        if (this.skippedExamples.length < 5) {
+          this.skippedExamples.push(example);
+          warn?.(`skipped a malformed record: ${example}`);
+        }
+      },
+    });
     let dropped = source.stats.droppedLines;
     await source.run(
-      (bytes, start, end, line) => {
-        let record: R | null;
-        try {
-          record = parser.parse(bytes, start, end, line);
-        } catch (error) {
-          if (!(error instanceof RecordError)) throw error;
-          if (strict) {
-            const hint = this.options.strictHint ? ` ${this.options.strictHint}` : "";
-            throw new InputError(`${error.message}${hint}`, { file: name, line });
-          }
-          this.skippedLines++;
-          engine.countDropped(1);
-          if (this.skippedExamples.length < 5) {
-            const example = `${name}:${line}: ${error.message}`;
-            this.skippedExamples.push(example);
-            warn?.(`skipped a malformed record: ${example}`);
-          }
-          return;
-        }
-        if (record !== null) engine.push(record);
-      },
+      (bytes, start, end, line) => feed.line(bytes, start, end, line),
       () => {
         if (source.stats.droppedLines !== dropped) {
           engine.countDropped(source.stats.droppedLines - dropped);

@@ -1,6 +1,6 @@
+import { decodeTyped, encodeTyped, type TypedJSON } from "../../core/typed-json.ts";
 import { type DecodedPacket, LATER_FRAGMENT, PROTO_TCP } from "../capture/decode.ts";
 import { formatIpv4, formatIpv6 } from "../capture/ip.ts";
-import { decodeTyped, encodeTyped, type TypedJSON } from "../../core/typed-json.ts";
 import {
   CONTEXT_FEATURES,
   CONTEXT_LINKS,
@@ -41,9 +41,9 @@ import {
   F_LAST_SEC,
   F_LAST_T,
   F_PREV_T,
+  F_SCORED,
   F_SIZE_M2,
   F_SIZE_MEAN,
-  F_SCORED,
   F_SOURCE,
   F_TCP_FLAG_COUNTS,
   F_TOUCH,

@@ -238,7 +238,9 @@ export class NetworkDetector implements Detector<PacketRecord, SubjectEntity> {
       if (owner.flaggedPeers.size < MAX_DISTINCT) owner.flaggedPeers.add(peer);
       const service = `${note.dport}/${note.proto}`;
       if (owner.flaggedServices.size < MAX_DISTINCT) owner.flaggedServices.add(service);
-      owner.recent.push(`${note.src}:${note.sport} > ${note.dst}:${note.dport}/${note.proto} ${score.toFixed(3)} (${name})`);
+      owner.recent.push(
+        `${note.src}:${note.sport} > ${note.dst}:${note.dport}/${note.proto} ${score.toFixed(3)} (${name})`,
+      );
       if (owner.recent.length > RECENT_FLOWS) owner.recent.shift();
     }
     // Most recently scored last: the map's order is the eviction order.
@@ -430,4 +432,3 @@ export function protocolName(protocol: number): string {
 function round(v: number): number {
   return Number.isFinite(v) ? Number(v.toPrecision(4)) : v;
 }
-

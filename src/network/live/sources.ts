@@ -106,11 +106,11 @@ export class CaptureFileSource extends PacketSource {
     return reader;
   }
 
-  position(): FilePosition {
+  override position(): FilePosition {
     return { path: this.path, inode: this.inode, offset: this.reader?.position ?? 0, line: this.index };
   }
 
-  behind(): number {
+  override behind(): number {
     return this.reader ? Math.max(0, this.reader.size - this.reader.position) : 0;
   }
 
@@ -122,7 +122,7 @@ export class CaptureFileSource extends PacketSource {
 
   private resumeAt: FilePosition | null = null;
 
-  async run(onRecord: (record: PacketRecord) => void, onChunk?: () => void): Promise<void> {
+  override async run(onRecord: (record: PacketRecord) => void, onChunk?: () => void): Promise<void> {
     if (this.resumeAt !== null) {
       const info = await stat(this.path);
       if (info.ino !== this.resumeAt.inode) {
@@ -153,12 +153,12 @@ export class CaptureStreamSource extends PacketSource {
     return CaptureReader.fromStream(this.name, this.bytes);
   }
 
-  behind(): number {
+  override behind(): number {
     return this.bytes.queuedBytes;
   }
 
   /** Stops reading at once, even while waiting for the stream (which may never say more). */
-  stop(): void {
+  override stop(): void {
     super.stop();
     this.bytes.interrupt();
   }

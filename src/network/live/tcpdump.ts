@@ -85,7 +85,8 @@ export class LiveCapture {
           continue;
         }
         // The exit summary: one count per line.
-        const m = /^(\d+) packets? (captured|received by filter|dropped by kernel|dropped by interface)$/.exec(line);
+        const m =
+          /^(\d+) packets? (captured|received by filter|dropped by kernel|dropped by interface)$/.exec(line);
         if (m) {
           exitLines.push(line);
           if (m[2] === "captured") this.counts.captured = Number(m[1]);

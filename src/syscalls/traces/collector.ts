@@ -49,7 +49,7 @@ export class CollectorParser implements LineParser {
     }
     let thread = this.open.get(row.tid);
     if (thread === undefined) {
-      thread = { sink: this.context.open(), comm: row.comm, afterExec: false };
+      thread = { sink: this.context.open(row.tid), comm: row.comm, afterExec: false };
       thread.sink.inherit(row.comm);
       this.open.set(row.tid, thread);
     } else if (row.comm !== thread.comm) {

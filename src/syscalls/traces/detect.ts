@@ -2,7 +2,7 @@ import { InputError } from "../../core/errors.ts";
 import { SYSCALL_NAME } from "../tables.ts";
 import { COLLECTOR_HEADER } from "./collector.ts";
 import { isStraceLine } from "./strace.ts";
-import type { LineParser, ParseContext, TraceFormat } from "./trace.ts";
+import type { LineParser, NameSet, ParseContext, TraceFormat } from "./trace.ts";
 
 const NUMBERS_LINE = /^[\d\s]+$/;
 
@@ -10,7 +10,7 @@ const NUMBERS_LINE = /^[\d\s]+$/;
  * The format of a file from its first line that is neither blank nor a `#` comment, or undefined if none fits. A
  * line of words is a names trace only when most of them are syscall names of a shipped table: prose is not a trace.
  */
-export function detectFormat(line: string, knownNames: ReadonlySet<string>): TraceFormat | undefined {
+export function detectFormat(line: string, knownNames: NameSet): TraceFormat | undefined {
   if (line.replace(/^\uFEFF/, "").trimEnd() === COLLECTOR_HEADER) return "collector";
   if (NUMBERS_LINE.test(line)) return "adfa";
   const tokens = line.split("#", 1)[0].trim().split(/\s+/);

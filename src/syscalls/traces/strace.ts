@@ -119,7 +119,7 @@ export class StraceParser implements LineParser {
     if (process === undefined) {
       process = {
         pid: key === NO_PID ? undefined : key,
-        sink: this.context.open(),
+        sink: this.context.open(key === NO_PID ? undefined : key),
         current: null,
         order: this.order++,
       };

@@ -91,9 +91,13 @@ export interface ParseContext {
   skipInvalid: boolean;
   stats: ReadStats;
   /** Syscall names of every shipped table, to tell syscall names from other words. */
-  knownNames: ReadonlySet<string>;
-  /** A sink for a new process of this file. */
-  open(): ProcessSink;
+  knownNames: NameSet;
+  /** A sink for a new process of this file (its pid when the input names it). */
+  open(pid?: number): ProcessSink;
+}
+
+export interface NameSet {
+  has(name: string): boolean;
 }
 
 /** Parsers are fed one line at a time so that big files stream; `end` flushes what is still open. */

@@ -1,0 +1,180 @@
+/**
+ * The syscall detector on real services (docs/syscalls.md, "Real services"): for each service of
+ * bench/services/harness.ts, record normal sessions with `strace -f -p` attached to the running service, train on
+ * some of them with the shipped defaults, then replay held-out normal sessions and one session per attack through
+ * `syscalls watch` (the streaming engine, as live) and report which sessions raised an alert, with the process and
+ * evidence. Run: npm run bench:syscalls-services [-- --sessions 4 --requests 150 --out DIR]
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createProgress } from "../src/core/progress.ts";
+import { trainCommand } from "../src/syscalls/pipeline.ts";
+import { watchSyscalls } from "../src/syscalls/watch.ts";
+import {
+  ATTACKS,
+  type AttackName,
+  attachStrace,
+  attackPayload,
+  buildService,
+  hasStrace,
+  normalTraffic,
+  SERVICES,
+  type ServiceSpec,
+  ShellListener,
+  send,
+  sleep,
+  startService,
+} from "./services/harness.ts";
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: "string", default: "4" },
+    heldout: { type: "string", default: "2" },
+    requests: { type: "string", default: "150" },
+    out: { type: "string" },
+    service: { type: "string" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const SESSIONS = Number(values.sessions);
+const HELD_OUT = Number(values.heldout);
+const REQUESTS = Number(values.requests);
+
+if (!hasStrace()) {
+  console.log("strace is not installed: nothing to measure (apt-get install strace)");
+  process.exit(0);
+}
+
+interface SessionResult {
+  service: string;
+  session: string;
+  kind: "normal" | AttackName;
+  processes: number;
+  maxScore: number;
+  alerted: boolean;
+  alertProcess: string | null;
+  evidence: unknown;
+}
+
+const work = mkdtempSync(join(tmpdir(), "threatlens-services-"));
+const results: SessionResult[] = [];
+const summary: Record<string, unknown>[] = [];
+let port = 18800 + (process.pid % 500);
+
+async function record(
+  service: ServiceSpec,
+  build: string,
+  file: string,
+  body: (port: number) => Promise<void>,
+): Promise<void> {
+  const running = await startService(service, ++port, join(work, service.name, "data"), build);
+  try {
+    await normalTraffic(service, running.port, 3, 1); // the service's first requests warm it up before recording
+    const recording = await attachStrace(running.pid, file);
+    try {
+      await body(running.port);
+      await sleep(300);
+    } finally {
+      await recording.stop();
+    }
+  } finally {
+    await running.stop();
+  }
+}
+
+try {
+  for (const service of SERVICES) {
+    if (values.service && values.service !== service.name) continue;
+    if (!service.available()) {
+      console.log(`${service.name}: skipped (${service.language} not available here)`);
+      continue;
+    }
+    const dir = join(work, service.name);
+    const build = join(dir, "build");
+    buildService(service, build);
+    const train = join(dir, "train");
+    const heldOut = join(dir, "held-out");
+    const attacks = join(dir, "attacks");
+    for (const d of [train, heldOut, attacks]) mkdirSync(d, { recursive: true });
+    const started = performance.now();
+    for (let s = 0; s < SESSIONS + HELD_OUT; s++) {
+      const file = join(s < SESSIONS ? train : heldOut, `session-${s}.strace`);
+      await record(service, build, file, (p) => normalTraffic(service, p, REQUESTS, 100 + s));
+    }
+    const listener = new ShellListener();
+    const listenerPort = await listener.start();
+    for (const attack of ATTACKS) {
+      const file = join(attacks, `${attack}.strace`);
+      await record(service, build, file, async (p) => {
+        await normalTraffic(service, p, 20, 900);
+        await send(p, service.exploit(attackPayload(attack, { listenerPort, scratch: dir })));
+        await normalTraffic(service, p, 10, 901);
+      });
+    }
+    await listener.stop();
+    const recordSeconds = (performance.now() - started) / 1000;
+    const model = join(dir, "model");
+    const t0 = performance.now();
+    const { model: trained } = await trainCommand(
+      [train],
+      { output: model },
+      createProgress({ quiet: true }),
+    );
+    const trainSeconds = (performance.now() - t0) / 1000;
+    const replay = async (file: string, kind: "normal" | AttackName) => {
+      const maxByProcess = new Map<string, number>();
+      let first: { process: string; evidence: unknown } | null = null;
+      await watchSyscalls({
+        model,
+        input: { kind: "logs", paths: [file] },
+        stdout: null,
+        onAlert: (alert) => {
+          first ??= { process: `${alert.entity} (${String(alert.comm ?? "?")})`, evidence: alert.evidence };
+        },
+        onEnded: (p) => maxByProcess.set(`${p.key}`, p.maxScore),
+      });
+      const maxScore = Math.max(...maxByProcess.values());
+      const f = first as { process: string; evidence: unknown } | null;
+      results.push({
+        service: service.name,
+        session: file.split("/").slice(-2).join("/"),
+        kind,
+        processes: maxByProcess.size,
+        maxScore,
+        alerted: f !== null,
+        alertProcess: f?.process ?? null,
+        evidence: f?.evidence ?? null,
+      });
+    };
+    for (let s = SESSIONS; s < SESSIONS + HELD_OUT; s++)
+      await replay(join(heldOut, `session-${s}.strace`), "normal");
+    for (const attack of ATTACKS) await replay(join(attacks, `${attack}.strace`), attack);
+    const c = trained.calibration;
+    summary.push({
+      service: service.name,
+      language: service.language,
+      trainingTraces: trained.training.traces,
+      programs: Object.keys(trained.training.programs).join(" "),
+      liveThreshold: c.liveThreshold,
+      liveExpectedFpr: c.liveExpectedFpr,
+      recordSeconds,
+      trainSeconds,
+    });
+    console.log(
+      `${service.name}: ${trained.training.traces} training processes/threads in ${SESSIONS} sessions, profiles ${Object.keys(trained.training.programs).join(", ") || "none"}; live threshold ${c.liveThreshold.toFixed(2)} (expected ${(c.liveExpectedFpr.rate * 100).toFixed(2)} % of normal processes, 95 % ≤ ${(c.liveExpectedFpr.upper * 100).toFixed(2)} %); trained in ${trainSeconds.toFixed(1)} s`,
+    );
+    for (const r of results.filter((x) => x.service === service.name))
+      console.log(
+        `  ${r.kind.padEnd(8)} ${r.session.padEnd(30)} ${String(r.processes).padStart(4)} processes  max score ${r.maxScore.toFixed(2).padStart(6)}  ${r.alerted ? `ALERT ${r.alertProcess} ${JSON.stringify(r.evidence)}` : "no alert"}`,
+      );
+  }
+  if (values.out) {
+    mkdirSync(values.out, { recursive: true });
+    writeFileSync(join(values.out, "services.json"), `${JSON.stringify({ summary, results }, null, 2)}\n`);
+  }
+} finally {
+  if (values.keep) console.log(`recordings and models kept in ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,45 @@
+import type { Alert } from "../core/stream/alerts.ts";
+import type { DetectorKind, Entity, ModelRef, Scorer } from "../core/stream/detector.ts";
+import type { AlertLedger, AlertSink, StreamEngine } from "../core/stream/engine.ts";
+import type { LineParser } from "../core/stream/run.ts";
+
+/**
+ * What fleet mode needs from a detector, beyond the engine's Detector interface: how to read its model from bytes,
+ * how to build the same engine `watch` runs for one host, and how to parse its input lines. Registering a detector
+ * (registry.ts) is all it takes for agents, scorers and `fleet models push` to handle it.
+ */
+export interface LoadedModel {
+  scorer: Scorer;
+  /**
+   * What an entity's state depends on besides the records (for ransomware, the feature window). Scorers keep entity
+   * states across model versions, so a new version must have the same value; `fleet models push` refuses others.
+   */
+  compatibility: string;
+}
+
+export interface HostEngineOptions {
+  /** The host the events come from: alerts carry it, and incident ids derive from it as in `watch`. */
+  hostname: string;
+  model: LoadedModel;
+  /** The scorer the engine calls (a slot that follows model versions, or the model's own scorer). */
+  scorer: Scorer;
+  sinks: AlertSink[];
+  ledger?: AlertLedger;
+  onAlert?: (alert: Alert) => void;
+}
+
+export interface FleetDetector {
+  readonly kind: DetectorKind;
+  /** How agents ship this detector's input: text lines (event logs, strace output). */
+  readonly input: "lines";
+  /** Validates a model file's text and readies it for scoring; throws ModelFileError with `name`. */
+  loadModel(text: string, name: string, ref: ModelRef): LoadedModel;
+  /** Checks an input's first line before an agent ships it: an error message, or null when it is valid. */
+  checkFirstLine(line: string): string | null;
+  /** The engine one host's events run through (the same construction as the detector's `watch`). */
+  createEngine(options: HostEngineOptions): StreamEngine<unknown, Entity>;
+  /** Parses one source's lines (a fresh parser per source: it learns the layout from the header). */
+  parser(sourceName: string): LineParser<unknown>;
+  /** The model shipped in the package, if any (`fleet init` publishes it when the store has none). */
+  readonly defaultModel?: string;
+}
