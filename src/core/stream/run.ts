@@ -76,6 +76,10 @@ export interface RunOptions<R, E extends Entity> {
    * chunk of input (the delay of its newest event), so a quiet input does not look like a late detector.
    */
   lagMs?: () => number | null;
+  /** Detector-specific gauges for the stats line and the summary (e.g. a network watch's active flows). */
+  statsExtra?: () => Record<string, number>;
+  /** What the records are called on the stats line (default "events"). */
+  recordNoun?: string;
   /** Warnings (skipped lines, rotations), each once. */
   onWarning?: (message: string) => void;
   /** Stop on SIGINT/SIGTERM (the command line); library callers stop through the returned handle. */
@@ -296,6 +300,8 @@ export class StreamRun<R, E extends Entity> {
       activeEntities: engine.activeEntities,
       behindBytes: source?.behind() ?? 0,
       lagMs: this.lastLagMs,
+      ...(this.options.statsExtra ? { extra: this.options.statsExtra() } : {}),
+      ...(this.options.recordNoun ? { noun: this.options.recordNoun } : {}),
     };
   }
 

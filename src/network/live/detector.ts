@@ -104,7 +104,6 @@ export class SubjectEntity extends Entity {
   recent: string[] = [];
   lastFlow: FlowNote | null = null;
   readonly lastFeatures = new Float64Array(flowFeatureNames.length);
-  private described: AlertSubject | null = null;
 
   constructor(
     readonly key: number | string,
@@ -114,12 +113,16 @@ export class SubjectEntity extends Entity {
     super();
   }
 
+  /** The subject host as the entity; the fields name its latest scored flow (5-tuple), so the alert says which. */
   describe(): AlertSubject {
-    this.described ??= {
-      entity: `${this.kind} ${this.address}`,
-      fields: this.kind === "host" ? { src: this.address } : { dst: this.address },
-    };
-    return this.described;
+    const flow = this.lastFlow;
+    const fields: Record<string, string | number> =
+      flow === null
+        ? this.kind === "host"
+          ? { src: this.address }
+          : { dst: this.address }
+        : { src: flow.src, sport: flow.sport, dst: flow.dst, dport: flow.dport, proto: flow.proto };
+    return { entity: `${this.kind} ${this.address}`, fields };
   }
 }
 
