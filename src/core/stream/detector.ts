@@ -99,6 +99,8 @@ export interface Detector<R, E extends Entity> {
   beginSource?(name: string): void;
   /** Applies one record, calling `hooks.touched` for each entity it updated and `hooks.ended` for each it ended. */
   observe(record: R, hooks: EntityHooks<E>): void;
+  /** Live inputs: event time moved on to `time` (ns) without a record (a quiet capture); optional. */
+  advance?(time: number, hooks: EntityHooks<E>): void;
   /** Ends every entity whose last record is older than `cutoff` (event time). */
   sweep(cutoff: number, hooks: EntityHooks<E>): void;
   /** Ends every entity (end of input). */

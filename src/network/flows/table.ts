@@ -272,6 +272,19 @@ export class FlowTable {
     this.sources.push(name);
   }
 
+  /**
+   * Moves the clock to `sec`.`nsec` without a packet (a live capture gone quiet): flows idle or closed long enough
+   * end, early scorings that came due run. No-op before the first packet or for a time not after the clock.
+   */
+  advanceTo(sec: number, nsec: number): void {
+    if (Number.isNaN(this.baseSec)) return;
+    const t = (sec - this.baseSec) * 1e9 + nsec;
+    if (t <= this.now) return;
+    this.now = t;
+    this.expire();
+    if (this.timerCount > 0) this.runTimers();
+  }
+
   /** Adds one decoded packet (status DECODED) with its exact timestamp. */
   add(d: DecodedPacket, sec: number, nsec: number): void {
     if (Number.isNaN(this.baseSec)) this.baseSec = sec;

@@ -200,6 +200,18 @@ export class NetworkDetector implements Detector<PacketRecord, SubjectEntity> {
     if (this.sink.table.pending > 0) this.finishFlows();
   }
 
+  /**
+   * Live inputs only: the wall clock moved on without packets, so flows idle past their timeout end and are scored now
+   * rather than at the next packet (which may not come). Replays never call this, so they score as batch does.
+   */
+  advance(timeNs: number, hooks: EntityHooks<SubjectEntity>): void {
+    if (!this.started) return;
+    this.hooks = hooks;
+    const sec = Math.floor(timeNs / 1e9);
+    this.sink.table.advanceTo(sec, timeNs - sec * 1e9);
+    if (this.sink.table.pending > 0) this.finishFlows();
+  }
+
   /** Scores the flows that ended (if packets came since their last scoring) and frees them. */
   private finishFlows(): void {
     const includeCut = this.options.includeCut === true;

@@ -29,7 +29,64 @@ export interface CaptureCounts {
 }
 
 export const DEFAULT_SNAPLEN = 256;
-const STATS = /(\d+) packets captured, (\d+) packets received by filter, (\d+) packets dropped by kernel/;
+const STATS =
+  /^(?:tcpdump: )?(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel/;
+const EXIT_LINE = /^(\d+) packets? (captured|received by filter|dropped by kernel|dropped by interface)$/;
+
+/**
+ * What tcpdump says on stderr, read line by line as it arrives in arbitrary chunks: "listening on …" once it
+ * captures, a one-line summary after each SIGUSR1, the same counts one per line at exit, and anything else (errors,
+ * warnings) kept as text. Kernel drops only grow, so the largest count seen is the one kept.
+ */
+export class TcpdumpStderr {
+  captured = 0;
+  droppedByKernel = 0;
+  droppedByInterface = 0;
+  listening = false;
+  readonly errors: string[] = [];
+  private rest = "";
+
+  /** Feeds a chunk of stderr; `onListening` is called once tcpdump says it is listening. */
+  write(chunk: string, onListening?: () => void): void {
+    this.rest += chunk;
+    let nl = this.rest.indexOf("\n");
+    while (nl >= 0) {
+      const line = this.rest.slice(0, nl).trim();
+      this.rest = this.rest.slice(nl + 1);
+      nl = this.rest.indexOf("\n");
+      this.line(line);
+      if (this.listening) onListening?.();
+    }
+  }
+
+  line(line: string): void {
+    if (line === "") return;
+    if (line.startsWith("tcpdump: listening on")) {
+      this.listening = true;
+      return;
+    }
+    const stats = STATS.exec(line);
+    if (stats) {
+      this.captured = Math.max(this.captured, Number(stats[1]));
+      this.droppedByKernel = Math.max(this.droppedByKernel, Number(stats[3]));
+      return;
+    }
+    const m = EXIT_LINE.exec(line);
+    if (m) {
+      const n = Number(m[1]);
+      if (m[2] === "captured") this.captured = Math.max(this.captured, n);
+      else if (m[2] === "dropped by kernel") this.droppedByKernel = Math.max(this.droppedByKernel, n);
+      else if (m[2] === "dropped by interface")
+        this.droppedByInterface = Math.max(this.droppedByInterface, n);
+      return;
+    }
+    this.errors.push(line);
+  }
+
+  counts(): CaptureCounts {
+    return { captured: this.captured, dropped: this.droppedByKernel + this.droppedByInterface };
+  }
+}
 
 export class LiveCapture {
   readonly source: CaptureStreamSource;
@@ -38,9 +95,8 @@ export class LiveCapture {
   /** Resolves when tcpdump has exited, with its final counts. */
   readonly done: Promise<CaptureCounts>;
   private readonly child: ChildProcess;
-  private readonly counts: CaptureCounts = { captured: 0, dropped: 0 };
+  private readonly stderr = new TcpdumpStderr();
   private stopping = false;
-  private errors: string[] = [];
 
   constructor(private readonly options: LiveCaptureOptions) {
     const args = [
@@ -67,36 +123,8 @@ export class LiveCapture {
       failed = reject;
     });
     this.ready.catch(() => {}); // observed through `done` as well
-    let text = "";
-    let exitLines: string[] = [];
     child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (chunk: string) => {
-      text += chunk;
-      let nl = text.indexOf("\n");
-      while (nl >= 0) {
-        const line = text.slice(0, nl).trim();
-        text = text.slice(nl + 1);
-        nl = text.indexOf("\n");
-        if (line.startsWith("tcpdump: listening on")) listening();
-        const stats = STATS.exec(line);
-        if (stats) {
-          this.counts.captured = Number(stats[1]);
-          this.counts.dropped = Math.max(this.counts.dropped, Number(stats[3]));
-          continue;
-        }
-        // The exit summary: one count per line.
-        const m =
-          /^(\d+) packets? (captured|received by filter|dropped by kernel|dropped by interface)$/.exec(line);
-        if (m) {
-          exitLines.push(line);
-          if (m[2] === "captured") this.counts.captured = Number(m[1]);
-          if (m[2] === "dropped by kernel") this.counts.dropped = Math.max(this.counts.dropped, Number(m[1]));
-          if (m[2] === "dropped by interface") this.counts.dropped += Number(m[1]);
-          continue;
-        }
-        if (line !== "" && !line.startsWith("tcpdump: listening on")) this.errors.push(line);
-      }
-    });
+    child.stderr!.on("data", (chunk: string) => this.stderr.write(chunk, listening));
     this.done = new Promise<CaptureCounts>((resolve, reject) => {
       child.once("error", (error: NodeJS.ErrnoException) => {
         const e =
@@ -109,13 +137,12 @@ export class LiveCapture {
         reject(e);
       });
       child.once("close", (code, signal) => {
-        exitLines = [];
         if (this.stopping || code === 0 || signal === "SIGINT" || signal === "SIGTERM") {
           listening(); // a stop before tcpdump said it was listening
-          resolve({ ...this.counts });
+          resolve(this.stderr.counts());
           return;
         }
-        const detail = this.errors.join("; ") || `exit code ${code ?? signal}`;
+        const detail = this.stderr.errors.join("; ") || `exit code ${code ?? signal}`;
         const e = new InputError(
           /permission|not permitted/i.test(detail)
             ? `tcpdump may not capture on ${options.interface} (${detail}): run as root or give tcpdump CAP_NET_RAW`
@@ -131,12 +158,13 @@ export class LiveCapture {
 
   /** The latest counts tcpdump reported (ask for fresh ones with `refresh`). */
   stats(): CaptureCounts {
-    return { ...this.counts };
+    return this.stderr.counts();
   }
 
   /** Asks tcpdump for its statistics (SIGUSR1; it prints them on stderr and goes on capturing). */
   refresh(): void {
-    if (this.child.exitCode === null && !this.stopping) this.child.kill("SIGUSR1");
+    // Before tcpdump installs its handler, SIGUSR1 would kill it: only once it said it is listening.
+    if (this.stderr.listening && this.child.exitCode === null && !this.stopping) this.child.kill("SIGUSR1");
   }
 
   /** Stops tcpdump; what it captured is still read to the end. Resolves with its final counts. */
@@ -153,7 +181,7 @@ export class LiveCapture {
   }
 
   get warnings(): string[] {
-    return this.errors.splice(0);
+    return this.stderr.errors.splice(0);
   }
 
   get interfaceName(): string {

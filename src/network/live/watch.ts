@@ -69,6 +69,8 @@ export interface NetworkWatchOptions {
   /** Called once the input is open (tcpdump listening), e.g. to start traffic in a test. */
   onReady?: () => void;
   handleSignals?: boolean;
+  /** Stops the run (as a signal would): capture files keep their position in the checkpoint. */
+  signal?: AbortSignal;
 }
 
 export interface NetworkWatchResult {
@@ -178,6 +180,9 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
     onWarning: options.onWarning,
     handleSignals: options.handleSignals && live === null,
   });
+  const stop = () => (live ? void live.stop() : run.stop());
+  options.signal?.addEventListener("abort", stop, { once: true });
+  if (options.signal?.aborted) stop();
   const untrap = live && options.handleSignals ? trapSignals(() => void live.stop()) : null;
   // tcpdump's kernel drop count grows while it runs (asked for with SIGUSR1) and is final at its exit.
   let droppedSeen = 0;
@@ -193,6 +198,16 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
       }, 1000)
     : null;
   statsTimer?.unref();
+  // A quiet live capture still moves time on: flows idle past their timeout end (and are scored) within a second or
+  // so, not at the next packet. One second behind the wall clock, so that packets still in the pipe are not older;
+  // and only while the packets are stamped with this host's clock (not an old capture piped to stdin).
+  const clockTimer = isLive
+    ? setInterval(() => {
+        const now = Date.now() * 1e6 - 1e9;
+        if (Number.isFinite(engine.clock) && now - engine.clock < 300e9) engine.advance(now);
+      }, 500)
+    : null;
+  clockTimer?.unref();
   try {
     if (live) {
       // A failure to start (no tcpdump, no permission, no such interface) ends the capture stream at once; report it
@@ -234,7 +249,9 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
     throw error;
   } finally {
     if (statsTimer) clearInterval(statsTimer);
+    if (clockTimer) clearInterval(clockTimer);
     untrap?.();
+    options.signal?.removeEventListener("abort", stop);
     if (live) await live.stop().catch(() => {});
     fileSink?.close();
   }
