@@ -19,6 +19,8 @@ export interface LiveCaptureOptions {
   bufferKiB?: number;
   /** The tcpdump executable (default: found on PATH). */
   tcpdump?: string;
+  /** A command tcpdump is run through, e.g. ["sudo", "-n"] or ["setpriv", "--reuid=…"]. */
+  via?: string[];
 }
 
 export interface CaptureCounts {
@@ -113,7 +115,8 @@ export class LiveCapture {
       String(options.bufferKiB ?? 8192),
     ];
     if (options.filter) args.push(options.filter);
-    const child = spawn(options.tcpdump ?? "tcpdump", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const command = [...(options.via ?? []), options.tcpdump ?? "tcpdump", ...args];
+    const child = spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     this.source = new CaptureStreamSource(`tcpdump -i ${options.interface}`, child.stdout!);
     let listening: () => void = () => {};
