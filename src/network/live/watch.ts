@@ -129,6 +129,9 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
     onAlert: options.onAlert ? (a) => options.onAlert!(a) : undefined,
   });
   const input = options.input;
+  if (state && input.kind !== "captures") {
+    throw new UsageError("--state resumes capture files; a live interface or a stream has no position to resume");
+  }
   let live: LiveCapture | null = null;
   let sources: (CaptureFileSource | CaptureStreamSource)[];
   switch (input.kind) {
@@ -148,8 +151,6 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
       sources = [new CaptureStreamSource(input.name, input.stream)];
       break;
     case "interface":
-      if (state)
-        throw new UsageError("--state resumes capture files; a live interface has no position to resume");
       live = new LiveCapture({
         interface: input.name,
         filter: input.filter,
