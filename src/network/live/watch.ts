@@ -130,7 +130,9 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
   });
   const input = options.input;
   if (state && input.kind !== "captures") {
-    throw new UsageError("--state resumes capture files; a live interface or a stream has no position to resume");
+    throw new UsageError(
+      "--state resumes capture files; a live interface or a stream has no position to resume",
+    );
   }
   let live: LiveCapture | null = null;
   let sources: (CaptureFileSource | CaptureStreamSource)[];
