@@ -3,7 +3,8 @@
  * source of ../shared/data/pcaps (chrissanders, ndpi, stopddos), a model is trained with the shipped defaults on the
  * other two, then every labelled capture of the held-out source is replayed through `watch` with it. A malicious
  * capture counts as caught when it raises at least one incident; a benign one as a false alarm when it does. This is
- * the capture-level figure an operator sees (incidents, not flows), on sources left out of training.
+ * the capture-level figure an operator sees (incidents, not flows), on sources left out of training; measured for
+ * several --min-flagged settings (flagged flows a host needs before it raises an incident).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -36,17 +37,32 @@ const sources = [...new Set(captures.map((c) => c.source))].sort();
 const work = mkdtempSync(join(tmpdir(), "threatlens-bench-"));
 const quiet = createProgress({ quiet: true });
 console.log(`load average ${loadavg()[0].toFixed(1)} at start (other jobs share this machine)`);
-const missed: string[] = [];
-const alarms: string[] = [];
+const MIN_FLAGGED = [1, 2, 3, 5, 10];
 try {
+  const models = new Map<string, string>();
+  for (const source of sources) {
+    const model = join(work, `without-${source}.json`);
+    const train = captures.filter((c) => c.source !== source).map((c) => c.path);
+    await trainCommand(train, { output: model, manifest }, quiet);
+    models.set(source, model);
+  }
+  for (const minFlaggedFlows of MIN_FLAGGED) {
+    console.log(`\n--min-flagged ${minFlaggedFlows}`);
+    await measure(models, minFlaggedFlows);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+async function measure(models: Map<string, string>, minFlaggedFlows: number): Promise<void> {
+  const missed: string[] = [];
+  const alarms: string[] = [];
   let caught = 0;
   let malicious = 0;
   let falseAlarms = 0;
   let benign = 0;
   for (const source of sources) {
-    const model = join(work, `without-${source}.json`);
-    const train = captures.filter((c) => c.source !== source).map((c) => c.path);
-    await trainCommand(train, { output: model, manifest }, quiet);
+    const model = models.get(source)!;
     let m = 0;
     let mCaught = 0;
     let b = 0;
@@ -57,6 +73,7 @@ try {
         model,
         input: { kind: "captures", paths: [c.path] },
         stdout: null,
+        minFlaggedFlows,
       });
       incidents += summary.incidents;
       if (c.label === "malicious") {
@@ -84,6 +101,4 @@ try {
   );
   console.log(`missed: ${missed.join(", ")}`);
   console.log(`false alarms: ${alarms.join(", ")}`);
-} finally {
-  rmSync(work, { recursive: true, force: true });
 }

@@ -402,6 +402,11 @@ export function registerNetwork(program: Command): void {
         "also score connection attempts cut short by the end of a capture (as `classify --include-cut`)",
       )
       .option(
+        "--min-flagged <n>",
+        "a host raises an incident at its n-th flagged flow within a minute (default 3)",
+        positiveInteger,
+      )
+      .option(
         "--pace <x>",
         "replay capture files at x times their own speed (default: as fast as possible)",
         positiveNumber,
@@ -438,6 +443,7 @@ export function registerNetwork(program: Command): void {
       format: opts.json ? "json" : opts.format,
       timeouts: timeouts(opts),
       includeCut: opts.includeCut,
+      minFlaggedFlows: opts.minFlagged,
       pace: opts.pace,
       statsMs: opts.quiet ? 0 : opts.stats * 1000,
       statsFormat: opts.statsJson ? "json" : "text",

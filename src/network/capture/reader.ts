@@ -103,7 +103,7 @@ export class CaptureReader {
    * a consumer can hand out its results while they are young. The record passed to `onPacket` is reused: copy
    * what must outlive the call.
    */
-  async readBatch(onPacket: (packet: PacketRecord) => unknown): Promise<boolean> {
+  async readBatch(onPacket: (packet: PacketRecord) => unknown, beforeWait?: () => void): Promise<boolean> {
     const parser = this.parser;
     for (;;) {
       const rec = parser.next();
@@ -113,6 +113,8 @@ export class CaptureReader {
         continue;
       }
       if (parser.need === 0) return false;
+      // Everything that had arrived is handled: a live reader's moment to report (lag, stats) before it waits.
+      beforeWait?.();
       await this.source.fill(parser.need);
       return true;
     }

@@ -42,6 +42,12 @@ export interface NetworkDetectorOptions {
   targetSources?: number;
   /** …within this many seconds make the destination the subject (a flood or reflection aimed at it). */
   targetWindow?: number;
+  /**
+   * A source host becomes a subject (and can raise an incident) at its N-th flagged flow within `hostWindow` seconds:
+   * scans, floods and brute force are many flows, while one odd-looking flow of ordinary traffic stays quiet.
+   */
+  minFlaggedFlows?: number;
+  hostWindow?: number;
   /** Score the connection attempts cut short by the end of the input too (batch `--include-cut`). */
   includeCut?: boolean;
   /** Every flow scoring (batch verdicts, tests). */
@@ -63,6 +69,8 @@ const MAX_DISTINCT = 256;
 const TARGET_SOURCES = 4;
 const TARGET_WINDOW_S = 10;
 const MAX_TARGETS = 4096;
+export const DEFAULT_MIN_FLAGGED_FLOWS = 3;
+const HOST_WINDOW_S = 60;
 /** IPv4 subjects are keyed by their address word; target keys are offset so that host and target never collide. */
 const TARGET_OFFSET = 2 ** 32;
 
@@ -152,6 +160,10 @@ export class NetworkDetector implements Detector<PacketRecord, SubjectEntity> {
   private readonly maxSubjects: number;
   private readonly targetSources: number;
   private readonly targetWindow: number;
+  private readonly minFlagged: number;
+  private readonly hostWindow: number;
+  /** Hosts with flagged flows that are not subjects yet: key → flagged count and the time of the first. */
+  private readonly pending = new Map<number | string, { count: number; since: number }>();
   private hooks: EntityHooks<SubjectEntity> | null = null;
   private started = false;
 
@@ -160,6 +172,11 @@ export class NetworkDetector implements Detector<PacketRecord, SubjectEntity> {
     this.maxSubjects = options.maxSubjects ?? MAX_SUBJECTS;
     this.targetSources = options.targetSources ?? TARGET_SOURCES;
     this.targetWindow = options.targetWindow ?? TARGET_WINDOW_S;
+    this.minFlagged = options.minFlaggedFlows ?? DEFAULT_MIN_FLAGGED_FLOWS;
+    this.hostWindow = options.hostWindow ?? HOST_WINDOW_S;
+    if (!(Number.isInteger(this.minFlagged) && this.minFlagged >= 1)) {
+      throw new RangeError("minFlaggedFlows must be an integer ≥ 1");
+    }
     this.sink = new PacketSink(this.extraction, (w) => options.onWarning?.(w), { ...options.timeouts });
     this.sink.table.scoreAt({ ...DEFAULT_SCORING_POINTS, ...options.points }, (slot, point) =>
       this.scoreFlow(this.sink.table.cursorAt(slot), point),
@@ -287,7 +304,30 @@ export class NetworkDetector implements Detector<PacketRecord, SubjectEntity> {
     if (host === undefined && convergent) {
       return target ?? new SubjectEntity(targetKey, "target", formatIp(c.ipVersion, c.dst));
     }
-    return host ?? new SubjectEntity(hostKey, "host", formatIp(c.ipVersion, c.src));
+    if (host !== undefined) return host;
+    const earlier = this.notePending(hostKey);
+    if (earlier === null) return null;
+    const subject = new SubjectEntity(hostKey, "host", formatIp(c.ipVersion, c.src));
+    subject.flowsFlagged = earlier;
+    subject.flowsScored = earlier;
+    return subject;
+  }
+
+  /**
+   * Counts a flagged flow of a host that is not a subject yet; returns the flagged flows before this one once the
+   * host reaches `minFlagged` within the host window (it becomes a subject), else null.
+   */
+  private notePending(key: number | string): number | null {
+    if (this.minFlagged <= 1) return 0;
+    const now = this.sink.table.clockSeconds;
+    let entry = this.pending.get(key);
+    if (entry === undefined || entry.since < now - this.hostWindow) entry = { count: 0, since: now };
+    this.pending.delete(key);
+    entry.count++;
+    if (entry.count >= this.minFlagged) return entry.count - 1;
+    this.pending.set(key, entry);
+    if (this.pending.size > MAX_TARGETS) this.pending.delete(this.pending.keys().next().value!);
+    return null;
   }
 
   /** Records a flagged flow from `source` to `target`; returns the distinct sources within the target window. */
@@ -327,6 +367,7 @@ export class NetworkDetector implements Detector<PacketRecord, SubjectEntity> {
       hooks.ended(subject, "end-of-input");
     }
     this.targets.clear();
+    this.pending.clear();
     this.started = false;
   }
 
@@ -383,6 +424,7 @@ export class NetworkDetector implements Detector<PacketRecord, SubjectEntity> {
         tracking: s.saveTracking(),
       })),
       targets: [...this.targets].map(([key, t]) => [key, [...t.sources]]),
+      pending: [...this.pending].map(([key, p]) => [key, p.count, p.since]),
     };
   }
 
@@ -408,6 +450,8 @@ export class NetworkDetector implements Detector<PacketRecord, SubjectEntity> {
     }
     this.targets.clear();
     for (const [key, sources] of s.targets) this.targets.set(key, { sources: new Map(sources) });
+    this.pending.clear();
+    for (const [key, count, since] of s.pending) this.pending.set(key, { count, since });
   }
 }
 
@@ -431,6 +475,7 @@ export interface NetworkSnapshot {
     tracking: ReturnType<Entity["saveTracking"]>;
   }[];
   targets: [number | string, [number | string, number][]][];
+  pending: [number | string, number, number][];
 }
 
 function subjectKey(version: number, words: Uint32Array, kind: SubjectKind): number | string {

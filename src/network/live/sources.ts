@@ -27,6 +27,9 @@ abstract class PacketSource implements RecordSource<PacketRecord> {
   /** Packets to skip before handing any out (a resumed file). */
   protected skip = 0;
 
+  /** A stream that may pause for long (a live capture): report (lag, stats) each time it has caught up. */
+  protected live = false;
+
   /** Replay no faster than this many times the capture's own pace (0: as fast as possible). */
   pace = 0;
 
@@ -76,10 +79,14 @@ abstract class PacketSource implements RecordSource<PacketRecord> {
     try {
       for (;;) {
         if (this.stopped) return;
-        const more = await reader.readBatch(handle);
-        this.stats.bytes = reader.position;
-        for (const w of reader.warnings.splice(0)) this.notices.push(formatCaptureWarning(w));
-        onChunk?.();
+        const report = () => {
+          this.stats.bytes = reader.position;
+          for (const w of reader.warnings.splice(0)) this.notices.push(formatCaptureWarning(w));
+          onChunk?.();
+        };
+        const more = await reader.readBatch(handle, this.live ? report : undefined);
+        // A live stream reported before it waited; reporting again as data arrives would time the quiet gap as lag.
+        if (!this.live || !more || this.stopped) report();
         if (!more) return;
         if (ahead > 1) {
           await new Promise((r) => setTimeout(r, ahead));
@@ -147,6 +154,7 @@ export class CaptureStreamSource extends PacketSource {
   constructor(name: string, stream: Readable) {
     super(name);
     this.bytes = new StreamByteReader(stream);
+    this.live = true;
   }
 
   protected open(): Promise<CaptureReader> {

@@ -57,6 +57,8 @@ export interface NetworkWatchOptions {
   timeouts?: Partial<FlowTimeouts>;
   points?: Partial<FlowScoringPoints>;
   includeCut?: boolean;
+  /** A host raises an incident at its N-th flagged flow within a minute (default 3). */
+  minFlaggedFlows?: number;
   statsMs?: number;
   statsFormat?: "text" | "json";
   statsStream?: NodeJS.WritableStream;
@@ -106,6 +108,7 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
     timeouts: options.timeouts,
     points: options.points,
     includeCut: options.includeCut,
+    minFlaggedFlows: options.minFlaggedFlows,
     onWarning: (w) => options.onWarning?.(formatCaptureWarning(w)),
     onFlowScored: onFlowScored
       ? (flow, score, point) => onFlowScored(flowScore(flow, score, point, flowModel.threshold))

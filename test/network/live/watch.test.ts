@@ -145,6 +145,19 @@ describe("network watch on capture files", () => {
     }
   });
 
+  test("--min-flagged: a host raises its incident at its n-th flagged flow, counting the earlier ones", async () => {
+    const path = captures["two-scanners.pcap"];
+    const { alerts } = await watch([path], { minFlaggedFlows: 5 });
+    assert.equal(new Set(alerts.map((a) => a.incident)).size, 2);
+    for (const a of alerts.filter((x) => x.status === "new")) {
+      assert.equal((a.evidence as { flowsFlagged: number }).flowsFlagged, 5);
+    }
+    // More flagged flows than a host ever has: no incident at all.
+    const quiet = await watch([path], { minFlaggedFlows: 1000 });
+    assert.deepEqual(quiet.alerts, []);
+    assert.ok(quiet.result.detector.flaggedScorings >= 400, "the flows are still flagged and counted");
+  });
+
   test("benign captures raise no alert", async () => {
     const { alerts, scores } = await watch([captures["benign-1.pcap"], captures["benign-2.pcap"]]);
     assert.ok(scores.length > 10);
