@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { readArtifactIdentity } from "../../core/artifact.ts";
-import { InputError, UsageError } from "../../core/errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import { dataPath } from "../../core/package-root.ts";
 import type { Alert } from "../../core/stream/alerts.ts";
 import { type AlertSink, StreamEngine } from "../../core/stream/engine.ts";
@@ -247,12 +247,6 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
       model,
       modelPath,
     };
-  } catch (error) {
-    if (live) {
-      const counts = await live.stop().catch((e: Error) => e);
-      if (counts instanceof Error && !(error instanceof InputError)) throw counts;
-    }
-    throw error;
   } finally {
     if (statsTimer) clearInterval(statsTimer);
     if (clockTimer) clearInterval(clockTimer);
