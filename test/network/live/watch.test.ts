@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { createProgress } from "../../../src/core/progress.ts";
 import type { Alert } from "../../../src/core/stream/alerts.ts";
 import { DEFAULT_NETWORK_MODEL, type FlowScore, watchNetwork } from "../../../src/network/live/watch.ts";
-import { classifyCommand } from "../../../src/network/pipeline.ts";
+import { classifyCommand, trainCommand } from "../../../src/network/pipeline.ts";
 import { pcapFile, tempDir } from "../helpers/captures.ts";
 import { ethernet, ipv4, TCP_FLAGS, tcp } from "../helpers/packets.ts";
 import { benignCapture, maliciousCapture } from "../helpers/traffic.ts";
@@ -114,6 +114,52 @@ describe("network watch on capture files", () => {
     assert.equal(result.detector.cutNotScored, batch.data.cutExcluded);
     assert.equal(result.summary.records, result.detector.packets);
     assert.equal(result.summary.dropped, 0);
+  });
+
+  test("a logistic-regression model on the flow statistics only (a prefix of the features) replays as classify", async () => {
+    const grid = join(tmp.dir, "logistic-grid.json");
+    writeFileSync(
+      grid,
+      JSON.stringify({
+        space: {
+          penalty: ["l2"],
+          C: [1],
+          classWeight: ["balanced"],
+          fitIntercept: [true],
+          transform: ["log1p"],
+        },
+        folds: 2,
+        cv: "grouped",
+        selection: ["rocAuc"],
+        seed: 3,
+        maxFlowsPerCapture: 2000,
+      }),
+    );
+    const model = join(tmp.dir, "logistic.json");
+    const train = [
+      captures["scan-1.pcap"],
+      captures["scan-2.pcap"],
+      captures["benign-1.pcap"],
+      captures["benign-2.pcap"],
+    ];
+    const labels = join(tmp.dir, "labels.tsv");
+    writeFileSync(
+      labels,
+      `file\tlabel\n${train.map((p) => `${p.split("/").at(-1)}\t${p.includes("scan") ? "malicious" : "benign"}`).join("\n")}\n`,
+    );
+    await trainCommand(
+      train,
+      { output: model, manifest: labels, config: grid, features: "flow", workers: 1 },
+      quiet,
+    );
+    const paths = [captures["two-scanners.pcap"], captures["benign-1.pcap"]];
+    const { scores, alerts } = await watch(paths, { model });
+    const batch = await classifyCommand(paths, { model }, quiet);
+    const last = lastScores(scores);
+    assert.equal(last.size, batch.predictions.length);
+    for (const p of batch.predictions) assert.equal(last.get(flowKey(p)), p.probability, flowKey(p));
+    assert.ok(alerts.length > 0, "the scanners raise incidents with this model too");
+    assert.match(alerts[0].model.hash, /^sha256:/);
   });
 
   test("a scan is one incident of its source host, not an alert per flow", async () => {
