@@ -31,6 +31,7 @@ before(() => {
     ["benign-1.pcap", benignCapture(21)],
     ["benign-2.pcap", benignCapture(22)],
     ["two-scanners.pcap", twoScanners()],
+    ["spoofed-flood.pcap", spoofedFlood()],
   ] as const) {
     captures[name] = join(tmp.dir, name);
     writeFileSync(captures[name], bytes);
@@ -61,6 +62,23 @@ function twoScanners(): Buffer {
         data: ethernet(0x0800, ipv4({ src: "10.2.0.7", dst: attacker, protocol: 6, payload: rst })),
       });
     }
+  }
+  return pcapFile(packets);
+}
+
+/** A SYN flood on one web server from 2,000 spoofed sources, one SYN each, 0.5 ms apart, never answered. */
+function spoofedFlood(): Buffer {
+  const packets = [];
+  let usec = 1_700_000_000_000_000;
+  for (let i = 0; i < 2000; i++) {
+    usec += 500;
+    const src = `${11 + (i % 200)}.${(i * 7) % 250}.${(i * 13) % 250}.${1 + (i % 250)}`;
+    const syn = tcp({ sport: 1024 + ((i * 31) % 60000), dport: 80, flags: TCP_FLAGS.SYN });
+    packets.push({
+      sec: Math.floor(usec / 1e6),
+      nsec: (usec % 1e6) * 1000,
+      data: ethernet(0x0800, ipv4({ src, dst: "10.9.0.80", protocol: 6, payload: syn })),
+    });
   }
   return pcapFile(packets);
 }
@@ -202,6 +220,18 @@ describe("network watch on capture files", () => {
     const quiet = await watch([path], { minFlaggedFlows: 1000 });
     assert.deepEqual(quiet.alerts, []);
     assert.ok(quiet.result.detector.flaggedScorings >= 400, "the flows are still flagged and counted");
+  });
+
+  test("a flood from many spoofed sources is one incident of its target", async () => {
+    const { alerts, result } = await watch([captures["spoofed-flood.pcap"]], { includeCut: true });
+    assert.ok(
+      result.detector.flaggedScorings > 1000,
+      `${result.detector.flaggedScorings} flagged flow scorings`,
+    );
+    assert.equal(new Set(alerts.map((a) => a.incident)).size, 1, JSON.stringify(alerts.map((a) => a.entity)));
+    assert.equal(alerts[0].entity, "target 10.9.0.80");
+    assert.equal((alerts[0].evidence as { scope: string }).scope, "target host");
+    assert.ok(alerts.length < 10);
   });
 
   test("benign captures raise no alert", async () => {
