@@ -1,8 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { csvLine } from "../core/csv.ts";
+import { UsageError } from "../core/errors.ts";
 import { createProgress } from "../core/progress.ts";
 import { FLOW_SELECTION_METRICS, type FlowSelectionMetric } from "../network/metrics.ts";
-import { integer, positiveInteger, positiveNumber } from "./options.ts";
+import { integer, nonNegativeNumber, positiveInteger, positiveNumber } from "./options.ts";
 import { formatTable, percent, printJson } from "./output.ts";
 
 /**
@@ -374,6 +375,92 @@ export function registerNetwork(program: Command): void {
       await writeText(opts.output, text);
       progress.info(`wrote ${predictions.length} predictions to ${opts.output}; ${flagged} malicious`);
     } else process.stdout.write(text);
+  });
+
+  timeoutOptions(
+    group
+      .command("watch")
+      .description(
+        "detect attacks as packets arrive: flows scored while active and when they end, one incident per source host (JSON alert lines on stdout)",
+      )
+      .argument("[captures...]", "pcap/pcapng files to replay; - for a capture on stdin (tcpdump -w - -U …)")
+      .option("-i, --interface <name>", "capture live on this interface with tcpdump (root or CAP_NET_RAW)")
+      .option("--filter <bpf>", "with --interface: tcpdump capture filter, e.g. 'not port 22'")
+      .option("--model <file>", "model file (default: the network model shipped with threatlens)")
+      .option("--state <dir>", "checkpoint here and resume from here (capture files)")
+      .option("--alerts <file>", "also append alerts (JSON lines) to this file")
+      .option(
+        "--flow-scores <file>",
+        "write every flow scoring as a JSON line (same fields as `classify --json`)",
+      )
+      .addOption(
+        new Option("--format <format>", "alerts on stdout as").choices(["json", "text"]).default("json"),
+      )
+      .option("--json", "alerts on stdout as JSON lines (the default; same as --format json)")
+      .option(
+        "--include-cut",
+        "also score connection attempts cut short by the end of a capture (as `classify --include-cut`)",
+      )
+      .option(
+        "--min-flagged <n>",
+        "a host raises an incident at its n-th flagged flow within a minute (default 3)",
+        positiveInteger,
+      )
+      .option(
+        "--pace <x>",
+        "replay capture files at x times their own speed (default: as fast as possible)",
+        positiveNumber,
+      )
+      .option(
+        "--stats <seconds>",
+        "stats line on stderr every so many seconds (0: none)",
+        nonNegativeNumber,
+        5,
+      )
+      .option("--stats-json", "stats lines as JSON objects")
+      .option("--hostname <name>", "host name in alerts (default: this machine's)")
+      .option("-q, --quiet", "no stats lines (warnings are still printed)"),
+  ).action(async (captures: string[], opts) => {
+    const progress = createProgress({ quiet: false });
+    if (opts.interface !== undefined && captures.length > 0)
+      throw new UsageError("give one input: capture files, - for stdin, or --interface");
+    if (opts.filter !== undefined && opts.interface === undefined)
+      throw new UsageError("--filter chooses what --interface captures");
+    const { watchNetwork } = await import("../network/live/watch.ts");
+    const { formatSummaryLine } = await import("../core/stream/run.ts");
+    const { createWriteStream } = await import("node:fs");
+    const scores = opts.flowScores ? createWriteStream(opts.flowScores) : null;
+    const result = await watchNetwork({
+      model: opts.model,
+      input:
+        opts.interface !== undefined
+          ? { kind: "interface", name: opts.interface, filter: opts.filter }
+          : captures.length === 1 && captures[0] === "-"
+            ? { kind: "stdin" }
+            : { kind: "captures", paths: captures },
+      state: opts.state,
+      alertsFile: opts.alerts,
+      format: opts.json ? "json" : opts.format,
+      timeouts: timeouts(opts),
+      includeCut: opts.includeCut,
+      minFlaggedFlows: opts.minFlagged,
+      pace: opts.pace,
+      statsMs: opts.quiet ? 0 : opts.stats * 1000,
+      statsFormat: opts.statsJson ? "json" : "text",
+      hostname: opts.hostname,
+      onWarning: (m) => progress.warn(m),
+      onFlowScored: scores ? (s) => scores.write(`${JSON.stringify(s)}\n`) : undefined,
+      handleSignals: true,
+    });
+    if (scores)
+      await new Promise<void>((resolve, reject) =>
+        scores.end((e?: Error | null) => (e ? reject(e) : resolve())),
+      );
+    const d = result.detector;
+    process.stderr.write(`${formatSummaryLine(result.summary)}\n`);
+    process.stderr.write(
+      `threatlens network: ${d.packets.toLocaleString("en-US")} packets, ${d.flowsEnded.toLocaleString("en-US")} flows ended, ${d.flowScorings.early + d.flowScorings.close + d.flowScorings.final} flow scorings (${d.flaggedScorings} flagged), ${d.cutNotScored} cut connection attempt(s) not scored${result.capture ? `; tcpdump: ${result.capture.captured} captured, ${result.capture.dropped} dropped by the kernel (counted in dropped)` : ""}\n`,
+    );
   });
 
   group

@@ -155,6 +155,18 @@ export class StreamEngine<R, E extends Entity> {
     this.detector.observe(record, this.hooks);
   }
 
+  /**
+   * A live source went quiet: event time is at least `time` (ns, e.g. the wall clock for a live capture). Entities
+   * that time out by then end now instead of at the next record. Records must not be older than `time` afterwards.
+   */
+  advance(time: number): void {
+    if (!(time > this.clock) || this.clock === Number.NEGATIVE_INFINITY) return;
+    this.clock = time;
+    this.current = undefined;
+    if (time >= this.nextSweep) this.sweep();
+    this.detector.advance?.(time, this.hooks);
+  }
+
   /** Records a source could not deliver (overload, invalid rows): counted, never silent. */
   countDropped(n: number): void {
     this.counters.dropped += n;

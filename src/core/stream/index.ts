@@ -46,6 +46,7 @@ export {
   type LineFeedOptions,
   type LineParser,
   RecordError,
+  type RecordSource,
   type RunOptions,
   type RunSummary,
   StreamRun,

@@ -14,6 +14,29 @@ import { formatStatsLine, StatsReporter, type StatsSnapshot } from "./stats.ts";
 /** A malformed record: the line is skipped and counted (or, when strict, the run stops with its location). */
 export class RecordError extends Error {}
 
+/**
+ * A source that hands out records itself instead of lines to parse: binary inputs such as packet captures, whose
+ * framing is not lines. Same life cycle as a LineSource (run, stop, position for checkpoints, behind for the stats
+ * line); records it had to drop (overload, corrupt input) are counted in `stats.droppedRecords`.
+ */
+export interface RecordSource<R> {
+  readonly kind: "records";
+  readonly name: string;
+  readonly stats: { bytes: number; droppedRecords: number };
+  /** Hands every record to `onRecord` (the object may be reused for the next one) and calls `onChunk` between
+   * chunks. Resolves at the end of input, or once `stop` was called. */
+  run(onRecord: (record: R) => void, onChunk?: () => void): Promise<void>;
+  stop(): void;
+  position(): FilePosition | null;
+  resume?(position: FilePosition): void;
+  behind(): number;
+  notices: string[];
+}
+
+function isRecordSource<R>(source: LineSource | RecordSource<R>): source is RecordSource<R> {
+  return (source as RecordSource<R>).kind === "records";
+}
+
 /** Turns one source's lines into records. */
 export interface LineParser<R> {
   /** The line's record (often one reused object), or null for lines that carry none (a header, a blank line). */
@@ -24,15 +47,16 @@ export interface LineParser<R> {
 
 export interface RunOptions<R, E extends Entity> {
   engine: StreamEngine<R, E>;
-  /** Read in order; each gets a fresh parser (a header per file). */
-  sources: LineSource[];
-  parser: (source: LineSource) => LineParser<R>;
+  /** Read in order; each line source gets a fresh parser (a header per file). */
+  sources: (LineSource | RecordSource<R>)[];
+  /** Needed when a source is a LineSource. */
+  parser?: (source: LineSource) => LineParser<R>;
   /** Stop at the first malformed line instead of skipping and counting it. */
   strict?: boolean;
   /** Appended to the error that stops a strict run (e.g. how to skip such lines instead). */
   strictHint?: string;
   /** Called after each chunk of input (progress bars). */
-  onChunk?: (sourceIndex: number, source: LineSource) => void;
+  onChunk?: (sourceIndex: number, source: LineSource | RecordSource<R>) => void;
   /** Checkpoints go here; a run with the same directory resumes from the last one. */
   state?: StateDirectory;
   /** Identifies detector and model in the checkpoint: a checkpoint is only resumed by its owner. */
@@ -52,6 +76,10 @@ export interface RunOptions<R, E extends Entity> {
    * chunk of input (the delay of its newest event), so a quiet input does not look like a late detector.
    */
   lagMs?: () => number | null;
+  /** Detector-specific gauges for the stats line and the summary (e.g. a network watch's active flows). */
+  statsExtra?: () => Record<string, number>;
+  /** What the records are called on the stats line (default "events"). */
+  recordNoun?: string;
   /** Warnings (skipped lines, rotations), each once. */
   onWarning?: (message: string) => void;
   /** Stop on SIGINT/SIGTERM (the command line); library callers stop through the returned handle. */
@@ -172,7 +200,7 @@ export class StreamRun<R, E extends Entity> {
         if (from) source.resume?.(from);
         from = undefined;
         engine.detector.beginSource?.(source.name);
-        await this.runSource(source);
+        await (isRecordSource(source) ? this.runRecords(source) : this.runSource(source));
         if (this.stopped) break;
         if (this.options.independentSources && this.sourceIndex < sources.length - 1) engine.finish();
       }
@@ -194,8 +222,31 @@ export class StreamRun<R, E extends Entity> {
     return summary;
   }
 
+  private async runRecords(source: RecordSource<R>): Promise<void> {
+    const { engine } = this.options;
+    const warn = this.options.onWarning;
+    let dropped = source.stats.droppedRecords;
+    const settle = () => {
+      if (source.stats.droppedRecords !== dropped) {
+        engine.countDropped(source.stats.droppedRecords - dropped);
+        dropped = source.stats.droppedRecords;
+      }
+      for (const notice of source.notices.splice(0)) warn?.(notice);
+    };
+    await source.run(
+      (record) => engine.push(record),
+      () => {
+        settle();
+        this.options.onChunk?.(this.sourceIndex, source);
+        if (this.options.lagMs) this.lastLagMs = this.options.lagMs();
+      },
+    );
+    settle();
+  }
+
   private async runSource(source: LineSource): Promise<void> {
     const { engine } = this.options;
+    if (!this.options.parser) throw new Error("a line source needs a parser");
     const parser = this.options.parser(source);
     const warn = this.options.onWarning;
     const feed = new LineFeed(engine, parser, source.name, {
@@ -249,6 +300,8 @@ export class StreamRun<R, E extends Entity> {
       activeEntities: engine.activeEntities,
       behindBytes: source?.behind() ?? 0,
       lagMs: this.lastLagMs,
+      ...(this.options.statsExtra ? { extra: this.options.statsExtra() } : {}),
+      ...(this.options.recordNoun ? { noun: this.options.recordNoun } : {}),
     };
   }
 

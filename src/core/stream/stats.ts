@@ -7,6 +7,10 @@ export interface StatsSnapshot extends EngineCounters {
   behindBytes: number;
   /** Wall-clock delay between an event happening and the detector applying it, when measurable. */
   lagMs: number | null;
+  /** Detector-specific gauges, printed after the common ones (camelCase names, shown as words). */
+  extra?: Record<string, number>;
+  /** What the records are called on the stats line ("packets"; default "events"). */
+  noun?: string;
 }
 
 /**
@@ -54,13 +58,16 @@ export class StatsReporter {
 
 export function formatStatsLine(s: StatsSnapshot, rate?: number): string {
   const parts = [
-    `events ${s.records.toLocaleString("en-US")}${rate !== undefined ? ` (${Math.round(rate).toLocaleString("en-US")}/s)` : ""}`,
+    `${s.noun ?? "events"} ${s.records.toLocaleString("en-US")}${rate !== undefined ? ` (${Math.round(rate).toLocaleString("en-US")}/s)` : ""}`,
     `entities ${s.activeEntities}`,
     `dropped ${s.dropped}`,
     `alerts ${s.alerts} (incidents ${s.incidents})`,
     `lag ${s.lagMs === null ? "n/a" : `${Math.max(0, Math.round(s.lagMs))} ms`}`,
     `behind ${formatBytes(s.behindBytes)}`,
   ];
+  for (const [name, value] of Object.entries(s.extra ?? {})) {
+    parts.push(`${name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)} ${value.toLocaleString("en-US")}`);
+  }
   return `threatlens: ${parts.join(", ")}`;
 }
 

@@ -1,8 +1,9 @@
 import { type FileHandle, open } from "node:fs/promises";
+import type { Readable } from "node:stream";
 import { InputError } from "../../core/errors.ts";
 import { isPcapMagic, PcapParser } from "./pcap.ts";
 import { isPcapngMagic, PcapngParser } from "./pcapng.ts";
-import { ChunkSource, DEFAULT_CHUNK_SIZE } from "./source.ts";
+import { type ByteReader, ChunkSource, DEFAULT_CHUNK_SIZE, fileReader, StreamByteReader } from "./source.ts";
 import type { CaptureFormat, CaptureWarning, PacketRecord } from "./types.ts";
 
 export interface ReadCaptureOptions {
@@ -23,7 +24,7 @@ export class CaptureReader {
     readonly file: string,
     readonly format: CaptureFormat,
     readonly size: number,
-    private readonly handle: FileHandle,
+    private readonly handle: FileHandle | null,
     private readonly source: ChunkSource,
     private readonly parser: PcapParser | PcapngParser,
     readonly warnings: CaptureWarning[],
@@ -40,33 +41,55 @@ export class CaptureReader {
       const size = (await handle.stat()).size;
       // Small files get a buffer of their own size: hundreds of small captures should not cost 8 MiB each.
       const chunk = Math.min(options.chunkSize ?? DEFAULT_CHUNK_SIZE, Math.max(size, 64 * 1024));
-      const source = new ChunkSource(handle, chunk);
-      await source.fill(24);
-      if (source.available === 0) throw new InputError("empty file, not a capture", { file, offset: 0 });
-      if (source.available < 4) throw new InputError("file too short to be a capture", { file, offset: 0 });
-      const warnings: CaptureWarning[] = [];
-      const warn = (w: CaptureWarning) => {
-        warnings.push(w);
-        options.onWarning?.(w);
-      };
-      const head = source.buf.subarray(0, 4);
-      let parser: PcapParser | PcapngParser;
-      if (isPcapMagic(head)) parser = new PcapParser(source, file, warn);
-      else if (isPcapngMagic(head)) parser = new PcapngParser(source, file, warn);
-      else {
-        throw new InputError(
-          `not a pcap or pcapng file (starts with 0x${Buffer.from(head).toString("hex")})`,
-          {
-            file,
-            offset: 0,
-          },
-        );
-      }
-      return new CaptureReader(file, parser.format, size, handle, source, parser, warnings);
+      return await CaptureReader.start(file, fileReader(handle), handle, size, chunk, options);
     } catch (err) {
       await handle.close();
       throw err;
     }
+  }
+
+  /**
+   * A capture arriving on a stream (stdin, `tcpdump -w -`): the same parsers, fed as bytes arrive. Waits for the
+   * file header; `size` is unknown (0).
+   */
+  static async fromStream(
+    name: string,
+    stream: Readable | StreamByteReader,
+    options: ReadCaptureOptions = {},
+  ): Promise<CaptureReader> {
+    const reader = stream instanceof StreamByteReader ? stream : new StreamByteReader(stream);
+    return CaptureReader.start(name, reader, null, 0, options.chunkSize ?? 1 << 20, options);
+  }
+
+  private static async start(
+    file: string,
+    bytes: ByteReader,
+    handle: FileHandle | null,
+    size: number,
+    chunk: number,
+    options: ReadCaptureOptions,
+  ): Promise<CaptureReader> {
+    const source = new ChunkSource(bytes, chunk);
+    await source.fill(24);
+    const what = handle ? "file" : "input";
+    if (source.available === 0) throw new InputError(`empty ${what}, not a capture`, { file, offset: 0 });
+    if (source.available < 4) throw new InputError(`${what} too short to be a capture`, { file, offset: 0 });
+    const warnings: CaptureWarning[] = [];
+    const warn = (w: CaptureWarning) => {
+      warnings.push(w);
+      options.onWarning?.(w);
+    };
+    const head = source.buf.subarray(0, 4);
+    let parser: PcapParser | PcapngParser;
+    if (isPcapMagic(head)) parser = new PcapParser(source, file, warn);
+    else if (isPcapngMagic(head)) parser = new PcapngParser(source, file, warn);
+    else {
+      throw new InputError(`not a pcap or pcapng file (starts with 0x${Buffer.from(head).toString("hex")})`, {
+        file,
+        offset: 0,
+      });
+    }
+    return new CaptureReader(file, parser.format, size, handle, source, parser, warnings);
   }
 
   /** Bytes consumed so far (for progress). */
@@ -80,7 +103,7 @@ export class CaptureReader {
    * a consumer can hand out its results while they are young. The record passed to `onPacket` is reused: copy
    * what must outlive the call.
    */
-  async readBatch(onPacket: (packet: PacketRecord) => unknown): Promise<boolean> {
+  async readBatch(onPacket: (packet: PacketRecord) => unknown, beforeWait?: () => void): Promise<boolean> {
     const parser = this.parser;
     for (;;) {
       const rec = parser.next();
@@ -90,6 +113,8 @@ export class CaptureReader {
         continue;
       }
       if (parser.need === 0) return false;
+      // Everything that had arrived is handled: a live reader's moment to report (lag, stats) before it waits.
+      beforeWait?.();
       await this.source.fill(parser.need);
       return true;
     }
@@ -109,7 +134,7 @@ export class CaptureReader {
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    await this.handle?.close();
   }
 }
 

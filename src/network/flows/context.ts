@@ -15,6 +15,8 @@
  * and live use. Definitions of every feature: CONTEXT_FEATURES and docs/network.md.
  */
 
+import { decodeTyped, encodeTyped, type TypedJSON } from "../../core/typed-json.ts";
+
 /** Half-lives of the decay time scales (seconds), Kitsune's range. */
 export const CONTEXT_HALF_LIVES: readonly number[] = [0.2, 2, 20, 100];
 
@@ -64,6 +66,12 @@ export const DEFAULT_CONTEXT_CAPACITY: Readonly<ContextCapacity> = {
   services: 16384,
 };
 
+export interface FlowContextJSON {
+  hosts: KeyedRowsJSON;
+  pairs: KeyedRowsJSON;
+  services: KeyedRowsJSON;
+}
+
 export interface ContextStats {
   /** Keys evicted to make room (their history is lost; a returning key starts afresh). */
   hostEvictions: number;
@@ -88,6 +96,8 @@ class KeyedRows {
   private readonly next: Int32Array;
   private readonly mask: number;
   private used = 0;
+  /** Rows ever used since construction (generations above it are all 0). */
+  private highWater = 0;
   private head = -1;
   private tail = -1;
   evictions = 0;
@@ -132,8 +142,10 @@ class KeyedRows {
       }
     }
     let r: number;
-    if (this.used < this.capacity) r = this.used++;
-    else {
+    if (this.used < this.capacity) {
+      r = this.used++;
+      if (this.used > this.highWater) this.highWater = this.used;
+    } else {
       r = this.head;
       this.unlink(r);
       this.deleteBucket(r);
@@ -163,6 +175,49 @@ class KeyedRows {
     this.used = 0;
     this.head = -1;
     this.tail = -1;
+  }
+
+  /** The table for a checkpoint: the rows in use, their order, and every generation handed out. */
+  toJSON(): KeyedRowsJSON {
+    const n = this.used;
+    return {
+      capacity: this.capacity,
+      used: n,
+      head: this.head,
+      tail: this.tail,
+      evictions: this.evictions,
+      keys: encodeTyped(this.keys, n * this.keyWords),
+      rows: encodeTyped(this.rows, n * this.width),
+      hashes: encodeTyped(this.hashes, n),
+      prev: encodeTyped(this.prev, n),
+      next: encodeTyped(this.next, n),
+      generation: encodeTyped(this.generation, this.highWater),
+    };
+  }
+
+  /** Restores `toJSON`'s output into this (empty, same-capacity) table; the hash index is rebuilt. */
+  restore(json: KeyedRowsJSON): void {
+    if (json.capacity !== this.capacity) {
+      throw new Error(`context table of capacity ${json.capacity} restored into one of ${this.capacity}`);
+    }
+    this.keys.set(decodeTyped(json.keys, "u32"));
+    this.rows.set(decodeTyped(json.rows, "f64"));
+    this.hashes.set(decodeTyped(json.hashes, "u32"));
+    this.prev.set(decodeTyped(json.prev, "i32"));
+    this.next.set(decodeTyped(json.next, "i32"));
+    const generation = decodeTyped(json.generation, "u32");
+    this.generation.set(generation);
+    this.highWater = generation.length;
+    this.used = json.used;
+    this.head = json.head;
+    this.tail = json.tail;
+    this.evictions = json.evictions;
+    this.buckets.fill(0);
+    for (let r = this.head; r >= 0; r = this.next[r]) {
+      let i = this.hashes[r] & this.mask;
+      while (this.buckets[i] !== 0) i = (i + 1) & this.mask;
+      this.buckets[i] = r + 1;
+    }
   }
 
   private append(r: number): void {
@@ -202,6 +257,20 @@ class KeyedRows {
     }
     buckets[i] = 0;
   }
+}
+
+export interface KeyedRowsJSON {
+  capacity: number;
+  used: number;
+  head: number;
+  tail: number;
+  evictions: number;
+  keys: TypedJSON;
+  rows: TypedJSON;
+  hashes: TypedJSON;
+  prev: TypedJSON;
+  next: TypedJSON;
+  generation: TypedJSON;
 }
 
 /** MurmurHash3's 32-bit mixing over key words. */
@@ -300,6 +369,17 @@ export class FlowContext {
       pairEvictions: this.pairs.evictions,
       serviceEvictions: this.services.evictions,
     };
+  }
+
+  toJSON(): FlowContextJSON {
+    return { hosts: this.hosts.toJSON(), pairs: this.pairs.toJSON(), services: this.services.toJSON() };
+  }
+
+  /** Restores a checkpoint's tables into this context (built with the same capacities). */
+  restore(json: FlowContextJSON): void {
+    this.hosts.restore(json.hosts);
+    this.pairs.restore(json.pairs);
+    this.services.restore(json.services);
   }
 
   /** Forgets every key (a new, unrelated capture starts); eviction counts are kept. */

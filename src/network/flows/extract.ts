@@ -119,11 +119,14 @@ class BatchedFlowStream implements FlowStream {
 
 const BATCH_FLOWS = 256;
 
-/** Per-capture packet handling shared by both input kinds. */
-class PacketSink {
+/**
+ * Per-capture packet handling shared by every path that turns packets into flows: both batch input kinds and the
+ * live detector (network watch), so that a flow is computed by the same code wherever its packets come from.
+ */
+export class PacketSink {
   readonly table: FlowTable;
   private readonly decoded = new DecodedPacket();
-  private readonly fragments = new FragmentPorts();
+  readonly fragments = new FragmentPorts();
   private file = "";
   private problems = new Map<string, { count: number; offset: number }>();
 
@@ -224,7 +227,7 @@ export async function visitFlows(
   return stats;
 }
 
-function newStats(): ExtractionStats {
+export function newStats(): ExtractionStats {
   return {
     captures: 0,
     packets: 0,

@@ -35,6 +35,16 @@ export class FragmentPorts {
   clear(): void {
     this.datagrams.clear();
   }
+
+  /** Datagrams remembered, oldest first, for a checkpoint. */
+  toJSON(): [string, number, number][] {
+    return [...this.datagrams].map(([k, v]) => [k, v.ports, v.sec]);
+  }
+
+  restore(entries: [string, number, number][]): void {
+    this.datagrams.clear();
+    for (const [k, ports, sec] of entries) this.datagrams.set(k, { ports, sec });
+  }
 }
 
 function hasPortsProtocol(p: number): boolean {

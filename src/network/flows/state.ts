@@ -55,6 +55,8 @@ export const F_IAT_MAX = field();
 /** TCP flag counts, FIN … CWR in bit order. */
 export const F_TCP_FLAG_COUNTS = next;
 next += 8;
+/** Packets in the flow when a live detector last scored it (0: never; see FlowTable's scoring points). */
+export const F_SCORED = field();
 
 export const STRIDE = next;
 
@@ -66,3 +68,5 @@ export const FLAG_RST = 8;
 export const FLAG_CLOSED = 16;
 /** The flow began with a TCP SYN without ACK (a connection attempt). */
 export const FLAG_SYN_OPEN = 32;
+/** The flow had its early scoring (after N packets or T seconds). */
+export const FLAG_EARLY_SCORED = 64;

@@ -1,6 +1,13 @@
+import { decodeTyped, encodeTyped, type TypedJSON } from "../../core/typed-json.ts";
 import { type DecodedPacket, LATER_FRAGMENT, PROTO_TCP } from "../capture/decode.ts";
 import { formatIpv4, formatIpv6 } from "../capture/ip.ts";
-import { CONTEXT_FEATURES, CONTEXT_LINKS, type ContextCapacity, FlowContext } from "./context.ts";
+import {
+  CONTEXT_FEATURES,
+  CONTEXT_LINKS,
+  type ContextCapacity,
+  FlowContext,
+  type FlowContextJSON,
+} from "./context.ts";
 import { computeFeatures, flowFeatureNames, PER_FLOW_FEATURES } from "./features.ts";
 import {
   D_COUNT,
@@ -34,12 +41,14 @@ import {
   F_LAST_SEC,
   F_LAST_T,
   F_PREV_T,
+  F_SCORED,
   F_SIZE_M2,
   F_SIZE_MEAN,
   F_SOURCE,
   F_TCP_FLAG_COUNTS,
   F_TOUCH,
   FLAG_CLOSED,
+  FLAG_EARLY_SCORED,
   FLAG_FIN_BWD,
   FLAG_FIN_FWD,
   FLAG_FWD_IS_LOWER,
@@ -111,6 +120,29 @@ export const DEFAULT_FLOW_TIMEOUTS: Readonly<FlowTimeouts> = {
   closeLinger: 2,
 };
 
+/**
+ * When a live detector scores a flow before it ends (network watch; batch uses the same points to score as watch
+ * does): "early" once, at its N-th packet or T seconds after its first packet, whichever comes first (the age is
+ * checked on every packet of the capture, so a one-packet flow — a probe, a spoofed flood packet — is scored T seconds
+ * after it started, not when it expires); "close" at the packet that closes a TCP connection (a RST, or FINs both
+ * ways). The flow is scored again when it ends ("final") only if packets arrived since. Every point is decided by
+ * packet times alone, so a replayed capture is scored exactly as it was live.
+ */
+export interface FlowScoringPoints {
+  /** Early scoring at this many packets… */
+  earlyPackets: number;
+  /** …or this many seconds after the flow's first packet. */
+  earlyAfter: number;
+}
+
+export const DEFAULT_SCORING_POINTS: Readonly<FlowScoringPoints> = { earlyPackets: 32, earlyAfter: 2 };
+
+export const SCORE_EARLY = 0;
+export const SCORE_CLOSE = 1;
+export const SCORE_FINAL = 2;
+export const SCORING_POINT_NAMES = ["early", "close", "final"] as const;
+export type ScoringPointName = (typeof SCORING_POINT_NAMES)[number];
+
 /** Canonical key: [ipVersion << 8 | protocol, lower address (4 words), upper address (4 words), ports]. */
 const KEY_WORDS = 10;
 const FEATURES = flowFeatureNames.length;
@@ -166,6 +198,16 @@ export class FlowTable {
   readonly context: FlowContext;
   private links: Int32Array;
   private contextValues: Float64Array;
+  /** Bumped when a slot's flow ends, so that a timer set for an earlier flow in the slot is recognised as stale. */
+  private generations: Uint32Array;
+  private scoring: { packets: number; ageNs: number } | null = null;
+  private onScore: (slot: number, point: number) => void = () => {};
+  /** Early-scoring timers in flow creation order (a ring): slot, its generation, and the time the timer is due. */
+  private timerSlot = new Int32Array(0);
+  private timerGen = new Uint32Array(0);
+  private timerDue = new Float64Array(0);
+  private timerHead = 0;
+  private timerCount = 0;
 
   /** Whether context across flows is computed (it costs about as much as the flows themselves). */
   private readonly withContext: boolean;
@@ -198,6 +240,7 @@ export class FlowTable {
     this.links = new Int32Array(this.withContext ? initialCapacity * CONTEXT_LINKS : 0);
     this.contextValues = new Float64Array(this.withContext ? initialCapacity * CONTEXT_WIDTH : 0);
     this.capacity = initialCapacity;
+    this.generations = new Uint32Array(initialCapacity);
     this.keys = new Uint32Array(initialCapacity * KEY_WORDS);
     this.hashes = new Uint32Array(initialCapacity);
     this.st = new Float64Array(initialCapacity * STRIDE);
@@ -208,10 +251,38 @@ export class FlowTable {
     this.mask = initialCapacity * 2 - 1;
   }
 
+  /**
+   * Scores open flows at the scoring points (see FlowScoringPoints): `onScore(slot, SCORE_EARLY | SCORE_CLOSE)` is
+   * called with the flow's packet just counted; `cursorAt(slot)` reads it. Set before the first packet.
+   */
+  scoreAt(points: FlowScoringPoints, onScore: (slot: number, point: number) => void): void {
+    if (!(points.earlyPackets >= 1) || !(points.earlyAfter > 0)) {
+      throw new RangeError("early scoring needs a packet count ≥ 1 and a positive age");
+    }
+    this.scoring = { packets: points.earlyPackets, ageNs: points.earlyAfter * 1e9 };
+    this.onScore = onScore;
+    this.timerSlot = new Int32Array(1024);
+    this.timerGen = new Uint32Array(1024);
+    this.timerDue = new Float64Array(1024);
+  }
+
   /** Names the capture that the following packets come from (reported in Flow.capture). */
   setSource(name: string): void {
     this.source = this.sources.length;
     this.sources.push(name);
+  }
+
+  /**
+   * Moves the clock to `sec`.`nsec` without a packet (a live capture gone quiet): flows idle or closed long enough
+   * end, early scorings that came due run. No-op before the first packet or for a time not after the clock.
+   */
+  advanceTo(sec: number, nsec: number): void {
+    if (Number.isNaN(this.baseSec)) return;
+    const t = (sec - this.baseSec) * 1e9 + nsec;
+    if (t <= this.now) return;
+    this.now = t;
+    this.expire();
+    if (this.timerCount > 0) this.runTimers();
   }
 
   /** Adds one decoded packet (status DECODED) with its exact timestamp. */
@@ -221,6 +292,7 @@ export class FlowTable {
     if (t > this.now) {
       this.now = t;
       this.expire();
+      if (this.timerCount > 0) this.runTimers();
     }
     const key = this.key;
     const s = d.src;
@@ -279,10 +351,175 @@ export class FlowTable {
     }
     if (created && d.protocol === PROTO_TCP && (d.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN && d.hasPorts)
       this.st[f * STRIDE + F_FLAGS] += FLAG_SYN_OPEN;
+    const before = this.st[f * STRIDE + F_FLAGS];
     this.update(f, d, srcLower, t, sec, nsec);
     if (created && this.withContext) {
       this.context.snapshot(this.links, f * CONTEXT_LINKS, t / 1e9, this.contextValues, f * CONTEXT_WIDTH);
     }
+    if (this.scoring !== null) {
+      if (created) this.addTimer(f, t + this.scoring.ageNs);
+      const b = f * STRIDE;
+      const flags = this.st[b + F_FLAGS];
+      if (flags & FLAG_CLOSED) {
+        if (!(before & FLAG_CLOSED)) this.score(f, SCORE_CLOSE);
+      } else if (
+        !(flags & FLAG_EARLY_SCORED) &&
+        this.st[b + F_FWD + D_COUNT] + this.st[b + F_BWD + D_COUNT] >= this.scoring.packets
+      ) {
+        this.score(f, SCORE_EARLY);
+      }
+    }
+  }
+
+  private score(f: number, point: number): void {
+    const b = f * STRIDE;
+    const st = this.st;
+    if (point === SCORE_EARLY) st[b + F_FLAGS] += FLAG_EARLY_SCORED;
+    st[b + F_SCORED] = st[b + F_FWD + D_COUNT] + st[b + F_BWD + D_COUNT];
+    this.onScore(f, point);
+  }
+
+  private addTimer(f: number, due: number): void {
+    if (this.timerCount === this.timerSlot.length) {
+      const n = this.timerSlot.length * 2;
+      const slot = new Int32Array(n);
+      const gen = new Uint32Array(n);
+      const dueAt = new Float64Array(n);
+      for (let i = 0; i < this.timerCount; i++) {
+        const j = (this.timerHead + i) & (this.timerSlot.length - 1);
+        slot[i] = this.timerSlot[j];
+        gen[i] = this.timerGen[j];
+        dueAt[i] = this.timerDue[j];
+      }
+      this.timerSlot = slot;
+      this.timerGen = gen;
+      this.timerDue = dueAt;
+      this.timerHead = 0;
+    }
+    const j = (this.timerHead + this.timerCount) & (this.timerSlot.length - 1);
+    this.timerSlot[j] = f;
+    this.timerGen[j] = this.generations[f];
+    this.timerDue[j] = due;
+    this.timerCount++;
+  }
+
+  /**
+   * Early scorings that came due as the clock advanced: flows still open, not closed and not yet scored early. Timers
+   * are in creation order, which is time order except for packets whose timestamps went backwards (those fire a little
+   * late, at the next timer due after them).
+   */
+  private runTimers(): void {
+    const st = this.st;
+    const mask = this.timerSlot.length - 1;
+    while (this.timerCount > 0 && this.timerDue[this.timerHead] <= this.now) {
+      const f = this.timerSlot[this.timerHead];
+      const gen = this.timerGen[this.timerHead];
+      this.timerHead = (this.timerHead + 1) & mask;
+      this.timerCount--;
+      if (this.generations[f] !== gen) continue;
+      const b = f * STRIDE;
+      if (st[b + F_FLAGS] & (FLAG_EARLY_SCORED | FLAG_CLOSED)) continue;
+      this.score(f, SCORE_EARLY);
+    }
+  }
+
+  /**
+   * The whole table for a checkpoint (finished flows must have been taken first): flows, their order, the clock,
+   * timers and the context tables. Restored by `restore` into a table built with the same options.
+   */
+  toJSON(): FlowTableJSON {
+    if (this.pending > 0) throw new Error("take the finished flows before saving the flow table");
+    const timers = this.timerCount;
+    const slot = new Int32Array(timers);
+    const gen = new Uint32Array(timers);
+    const due = new Float64Array(timers);
+    for (let i = 0; i < timers; i++) {
+      const j = (this.timerHead + i) & (this.timerSlot.length - 1);
+      slot[i] = this.timerSlot[j];
+      gen[i] = this.timerGen[j];
+      due[i] = this.timerDue[j];
+    }
+    return {
+      capacity: this.capacity,
+      size: this.size,
+      freeHead: this.freeHead,
+      lru: [this.lruHead, this.lruTail],
+      closed: [this.closeHead, this.closeTail],
+      now: Number.isFinite(this.now) ? this.now : null,
+      baseSec: Number.isNaN(this.baseSec) ? null : this.baseSec,
+      sources: [...this.sources],
+      source: this.source,
+      keys: encodeTyped(this.keys),
+      hashes: encodeTyped(this.hashes),
+      st: encodeTyped(this.st),
+      prev: encodeTyped(this.prev),
+      next: encodeTyped(this.next),
+      generations: encodeTyped(this.generations),
+      links: this.withContext ? encodeTyped(this.links) : null,
+      contextValues: this.withContext ? encodeTyped(this.contextValues) : null,
+      context: this.withContext ? this.context.toJSON() : null,
+      timers: { slot: encodeTyped(slot), gen: encodeTyped(gen), due: encodeTyped(due) },
+    };
+  }
+
+  restore(json: FlowTableJSON): void {
+    const cap = json.capacity;
+    this.capacity = cap;
+    this.size = json.size;
+    this.freeHead = json.freeHead;
+    [this.lruHead, this.lruTail] = json.lru;
+    [this.closeHead, this.closeTail] = json.closed;
+    this.doneHead = -1;
+    this.doneTail = -1;
+    this.pending = 0;
+    this.now = json.now ?? Number.NEGATIVE_INFINITY;
+    this.baseSec = json.baseSec ?? Number.NaN;
+    this.sources.splice(0, this.sources.length, ...json.sources);
+    this.source = json.source;
+    this.keys = decodeTyped(json.keys, "u32");
+    this.hashes = decodeTyped(json.hashes, "u32");
+    this.st = decodeTyped(json.st, "f64");
+    this.prev = decodeTyped(json.prev, "i32");
+    this.next = decodeTyped(json.next, "i32");
+    this.generations = decodeTyped(json.generations, "u32");
+    if (this.st.length !== cap * STRIDE || this.keys.length !== cap * KEY_WORDS) {
+      throw new Error("the checkpoint's flow table was written by another version of threatlens");
+    }
+    if (this.withContext !== (json.context !== null)) {
+      throw new Error("the checkpoint's flow table differs in whether it tracks context");
+    }
+    if (this.withContext) {
+      this.links = decodeTyped(json.links!, "i32");
+      this.contextValues = decodeTyped(json.contextValues!, "f64");
+      this.context.restore(json.context!);
+    }
+    this.buckets = new Int32Array(cap * 2);
+    this.mask = cap * 2 - 1;
+    for (let f = this.lruHead; f >= 0; f = this.next[f]) this.insertBucket(f, this.hashes[f]);
+    for (let f = this.closeHead; f >= 0; f = this.next[f]) this.insertBucket(f, this.hashes[f]);
+    const slot = decodeTyped(json.timers.slot, "i32");
+    const gen = decodeTyped(json.timers.gen, "u32");
+    const due = decodeTyped(json.timers.due, "f64");
+    const ring = 2 ** Math.ceil(Math.log2(Math.max(1024, slot.length + 1)));
+    this.timerSlot = new Int32Array(ring);
+    this.timerGen = new Uint32Array(ring);
+    this.timerDue = new Float64Array(ring);
+    this.timerSlot.set(slot);
+    this.timerGen.set(gen);
+    this.timerDue.set(due);
+    this.timerHead = 0;
+    this.timerCount = slot.length;
+  }
+
+  /** The table's clock (the latest packet time) in seconds since the first packet's second. */
+  get clockSeconds(): number {
+    return this.now / 1e9;
+  }
+
+  /** Reads the open or finished flow in `slot` (valid until the next packet). */
+  cursorAt(slot: number): FlowCursor {
+    this.cursor.load(slot);
+    return this.cursor;
   }
 
   /** Finishes every remaining flow (end of input) and restarts the clock, so the next capture may be older. */
@@ -302,6 +539,8 @@ export class FlowTable {
     this.now = Number.NEGATIVE_INFINITY;
     this.baseSec = Number.NaN;
     this.context.clear();
+    this.timerHead = 0;
+    this.timerCount = 0;
   }
 
   /** Up to `max` finished flows, in the order they finished; their slots are reused afterwards. */
@@ -544,6 +783,7 @@ export class FlowTable {
     const st = this.st;
     this.unlink(f, (st[f * STRIDE + F_FLAGS] & FLAG_CLOSED) !== 0);
     this.deleteBucket(f);
+    this.generations[f]++;
     st[f * STRIDE + F_END_REASON] = reason;
     this.prev[f] = this.doneTail;
     this.next[f] = -1;
@@ -621,6 +861,9 @@ export class FlowTable {
     const hashes = new Uint32Array(cap);
     hashes.set(this.hashes);
     this.hashes = hashes;
+    const generations = new Uint32Array(cap);
+    generations.set(this.generations);
+    this.generations = generations;
     const st = new Float64Array(cap * STRIDE);
     st.set(this.st);
     this.st = st;
@@ -646,6 +889,28 @@ export class FlowTable {
     for (let f = this.lruHead; f >= 0; f = next[f]) this.insertBucket(f, hashes[f]);
     for (let f = this.closeHead; f >= 0; f = next[f]) this.insertBucket(f, hashes[f]);
   }
+}
+
+export interface FlowTableJSON {
+  capacity: number;
+  size: number;
+  freeHead: number;
+  lru: [number, number];
+  closed: [number, number];
+  now: number | null;
+  baseSec: number | null;
+  sources: string[];
+  source: number;
+  keys: TypedJSON;
+  hashes: TypedJSON;
+  st: TypedJSON;
+  prev: TypedJSON;
+  next: TypedJSON;
+  generations: TypedJSON;
+  links: TypedJSON | null;
+  contextValues: TypedJSON | null;
+  context: FlowContextJSON | null;
+  timers: { slot: TypedJSON; gen: TypedJSON; due: TypedJSON };
 }
 
 /** MurmurHash3 (x86, 32-bit) over the key words; IPv4 keys skip the address words that are always 0. */
@@ -720,6 +985,30 @@ export class FlowCursor {
 
   get endReason(): FlowEndReason {
     return END_REASONS[this.endReasonIndex];
+  }
+
+  /** Packets in the flow so far. */
+  get packets(): number {
+    const st = this.table.state;
+    const b = this.slot * STRIDE;
+    return st[b + F_FWD + D_COUNT] + st[b + F_BWD + D_COUNT];
+  }
+
+  /** Packets when the flow was last scored at a scoring point (0: never). */
+  get scoredPackets(): number {
+    return this.table.state[this.slot * STRIDE + F_SCORED];
+  }
+
+  /** Bytes (IP-layer) so far, both directions. */
+  get bytes(): number {
+    const st = this.table.state;
+    const b = this.slot * STRIDE;
+    return st[b + F_FWD + D_SIZE_SUM] + st[b + F_BWD + D_SIZE_SUM];
+  }
+
+  /** Slot of the flow in its table (its rows in the context tables, its timers). */
+  get slotIndex(): number {
+    return this.slot;
   }
 
   /** Capture file of the flow's first packet. */
