@@ -14,8 +14,6 @@ import { seededRandom } from "../core/random.ts";
 import { createBackend, wasmTf } from "./tfjs-backend.ts";
 import { dense, lookupRows, meanSoftmaxCrossEntropy } from "./tfjs-ops.ts";
 
-export { createBackend } from "./tfjs-backend.ts";
-
 type Tf = typeof tfTypes;
 
 export interface AutoencoderConfig {
@@ -57,10 +55,19 @@ export interface EpochReport {
   ms: number;
 }
 
+/**
+ * What callers see of a TensorFlow.js tensor. Declared here so that the published declarations do not depend on
+ * tfjs's own, which do not compile under strict settings without skipLibCheck.
+ */
+export interface WeightTensor {
+  readonly isDisposed: boolean;
+  dispose(): void;
+}
+
 export interface TrainedAutoencoder {
   config: AutoencoderConfig;
-  /** Parameters in the order of `parameterShapes(config)`. */
-  weights: tfTypes.Tensor[];
+  /** Parameters in the order of `parameterShapes(config)`: tfjs tensors. */
+  weights: WeightTensor[];
   history: EpochReport[];
   /** Epoch whose weights were kept (the one with the lowest held-out loss, or the last one). */
   bestEpoch: number;
@@ -364,7 +371,7 @@ export function reconstructionLosses(
   const unique = new Int32Array(uniqueRows.length * L);
   for (let u = 0; u < uniqueRows.length; u++)
     unique.set(windows.subarray(uniqueRows[u] * L, uniqueRows[u] * L + L), u * L);
-  const scored = scoreWindows(tf, model.config, model.weights, unique, uniqueRows.length);
+  const scored = scoreWindows(tf, model.config, tensors(model), unique, uniqueRows.length);
   const perWindow = new Float32Array(n);
   const positions = new Float32Array(n * L);
   for (let w = 0; w < n; w++) {
@@ -384,6 +391,10 @@ function backendOf(model: TrainedAutoencoder): Tf {
   const tf = wasmTf();
   if (model.weights.some((w) => w.isDisposed)) throw new Error("this autoencoder has been disposed");
   return tf;
+}
+
+function tensors(model: TrainedAutoencoder): tfTypes.Tensor[] {
+  return model.weights as tfTypes.Tensor[];
 }
 
 export function disposeAutoencoder(model: TrainedAutoencoder): void {
@@ -416,7 +427,7 @@ export function serializeAutoencoder(model: TrainedAutoencoder): { meta: Autoenc
   const parts: Buffer[] = [];
   let offset = 0;
   parameterShapes(model.config).forEach(({ name, shape }, i) => {
-    const values = model.weights[i].dataSync() as Float32Array;
+    const values = tensors(model)[i].dataSync() as Float32Array;
     const bytes = Buffer.alloc(values.length * 4);
     for (let j = 0; j < values.length; j++) bytes.writeFloatLE(values[j], j * 4);
     entries.push({ name, shape, dtype: "float32", byteOffset: offset, byteLength: bytes.length });

@@ -19,23 +19,12 @@ export { DEFAULT_MODEL_CONFIG, type ModelConfig } from "./config.ts";
 export type { SyscallEvaluation } from "./evaluate.ts";
 
 import { disposeModel } from "./model.ts";
+import { type SyscallWatchOptions, watchSyscalls } from "./watch.ts";
 
-export { disposeModel, loadSyscallModel as loadModel, type SyscallModel } from "./model.ts";
-export {
-  SYSCALL_SCHEDULE,
-  SyscallProcess,
-  type SyscallRecord,
-  SyscallScorer,
-  SyscallStreamDetector,
-} from "./stream.ts";
+// Models stay behind these functions: their optional autoencoder is a TensorFlow.js network whose types would
+// become part of this API.
 export { readTraces } from "./traces/index.ts";
-export {
-  SYSCALL_RULE,
-  type SyscallWatchInput as WatchInput,
-  type SyscallWatchOptions as WatchOptions,
-  type SyscallWatchResult as WatchResult,
-  watchSyscalls as watch,
-} from "./watch.ts";
+export { SYSCALL_RULE, type SyscallWatchInput as WatchInput } from "./watch.ts";
 export type {
   EvaluateCommandOptions as EvaluateOptions,
   ReadOptions,
@@ -57,6 +46,19 @@ export async function train(inputs: string[], options: TrainCommandOptions, prog
 /** Ranking and detection metrics of a model on normal and attack traces (`syscalls evaluate`). */
 export function evaluate(options: EvaluateCommandOptions, progress: Progress = silent()) {
   return evaluateCommand(options, progress);
+}
+
+export type WatchOptions = Omit<SyscallWatchOptions, "onEnded">;
+
+/**
+ * The live detector (`syscalls watch`): a running process (`{ kind: "pid", pid }`, through strace), a command, the
+ * eBPF collector, logs or a stream; alerts go to `stdout` (default process.stdout; null for none) and `onAlert`.
+ */
+export async function watch(options: WatchOptions) {
+  const { summary, model } = await watchSyscalls(options);
+  const liveThreshold = model.calibration.liveThreshold;
+  disposeModel(model);
+  return { summary, liveThreshold };
 }
 
 /** A verdict per trace (`syscalls score`). */

@@ -5,7 +5,6 @@ import { ModelFileError, UsageError } from "../../src/core/errors.ts";
 import { seededRandom } from "../../src/core/random.ts";
 import {
   type AutoencoderConfig,
-  createBackend,
   deserializeAutoencoder,
   disposeAutoencoder,
   reconstructionLosses,
@@ -14,6 +13,7 @@ import {
   trainAutoencoder,
   windowLosses,
 } from "../../src/models/autoencoder.ts";
+import { createBackend } from "../../src/models/tfjs-backend.ts";
 
 const config: AutoencoderConfig = {
   vocabSize: 8,
