@@ -29,8 +29,8 @@ const main = join(root, "src", "cli", "main.ts");
 const work = mkdtempSync(join(tmpdir(), "threatlens-watch-live-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-const SESSIONS = 5;
-const REQUESTS = 120;
+const SESSIONS = 8;
+const REQUESTS = 150;
 let port = 19300 + (process.pid % 400);
 
 class Watcher {
