@@ -154,10 +154,16 @@ async function latency(): Promise<void> {
   console.log(
     "\n2. alert latency: deciding event written → alert line read, through a pipe (the collector's path)",
   );
+  const spawned = Date.now();
   const watch = startWatch(["-", "--stats", "1"], "pipe");
   const stdin = watch.child.stdin!;
   stdin.write(`${EXTENDED_HEADER}\n`);
+  // Latency is measured on a running watch: events written while it still starts (Node, modules, the model) wait in
+  // the pipe, and their delay is the start-up, reported on its own.
+  while (watch.stats() === null && Date.now() - spawned < 30_000) await sleep(20);
+  console.log(`   start-up: first stats line ${Date.now() - spawned} ms after the process was spawned`);
   const latencies: number[] = [];
+  const lockers = new Set<number>();
   let out = "";
   watch.child.stdout!.on("data", (d: Buffer) => {
     const now = process.hrtime.bigint();
@@ -166,10 +172,14 @@ async function latency(): Promise<void> {
     while (nl >= 0) {
       const alert = JSON.parse(out.slice(0, nl));
       out = out.slice(nl + 1);
-      if (alert.status === "new") latencies.push(Number(now - BigInt(alert.eventTime)) / 1e6);
+      // The ransomware-like processes' first alerts; the benign background's own alerts are counted apart.
+      if (alert.status === "new" && lockers.has(alert.pid))
+        latencies.push(Number(now - BigInt(alert.eventTime)) / 1e6);
+      else if (alert.status === "new") backgroundAlerts++;
       nl = out.indexOf("\n");
     }
   });
+  let backgroundAlerts = 0;
   // Background: benign processes at ~20 k events/s; every 100 ms a new ransomware-like process starts and encrypts a
   // file every 2 ms. Every row is stamped with the monotonic clock at the moment it is written.
   const now = () => process.hrtime.bigint();
@@ -182,6 +192,7 @@ async function latency(): Promise<void> {
   while (latencies.length < runs && Date.now() - start < 120_000) {
     let text = benignEvents(pid++, now, 40);
     if (Date.now() >= nextRansomware && started < runs) {
+      lockers.add(pid);
       active.push({ pid: pid++, files: 0 });
       started++;
       nextRansomware += 100;
@@ -196,7 +207,7 @@ async function latency(): Promise<void> {
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
   console.log(
-    `   ${latencies.length} alerts: p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (target p99 ≤ 50 ms)`,
+    `   ${latencies.length} ransomware-like processes alerted: p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (target p99 ≤ 50 ms); ${backgroundAlerts} alerts on the synthetic benign background`,
   );
 }
 
