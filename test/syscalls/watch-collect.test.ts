@@ -49,38 +49,16 @@ describe("syscalls watch --collect (eBPF) on the real kernel", { skip: unavailab
   });
 
   test("the same job watched live raises no alert; with an injected command it is alerted", () => {
-    const normal = cli([
-      "syscalls",
-      "watch",
-      "--model",
-      model,
-      "--collect",
-      "--stats",
-      "0",
-      "--",
-      "sh",
-      "-c",
-      NORMAL_JOB,
-    ]);
+    const watchJob = (job: string) =>
+      cli(["syscalls", "watch", "--model", model, "--collect", "--stats", "0", "--", "sh", "-c", job]);
+    const normal = watchJob(NORMAL_JOB);
     assert.equal(normal.code, 0, normal.stderr);
     assert.match(normal.stderr, /probes attached/);
     assert.deepEqual(
       alertsOf(normal.stdout).map((a) => a.output),
       [],
     );
-    const attacked = cli([
-      "syscalls",
-      "watch",
-      "--model",
-      model,
-      "--collect",
-      "--stats",
-      "0",
-      "--",
-      "sh",
-      "-c",
-      ATTACKED_JOB,
-    ]);
+    const attacked = watchJob(ATTACKED_JOB);
     assert.equal(attacked.code, 0, attacked.stderr);
     const alerts = alertsOf(attacked.stdout);
     assert.ok(alerts.length > 0, `no alert:\n${attacked.stderr}`);
