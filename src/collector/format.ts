@@ -1,22 +1,13 @@
+import { EXTENDED_COLUMNS as COLLECTOR_COLUMNS, EVENT_COLUMNS } from "../ransomware/events.ts";
 import type { FileActivity, Severity, SyscallActivity } from "./events.ts";
 
 /**
  * The CSV formats the collector writes. All text is handled as byte strings (one character per byte, latin1) so
  * that paths and command names are written back exactly as the kernel saw them.
  */
-export const EBPFANGEL_COLUMNS = [
-  "TS",
-  "PID",
-  "TYPE",
-  "FLAG",
-  "PATTERN",
-  "OPEN",
-  "CREATE",
-  "DELETE",
-  "ENCRYPT",
-  "FILENAME",
-] as const;
-export const EXTENDED_COLUMNS = [...EBPFANGEL_COLUMNS, "TID", "PPID", "UID", "COMM", "FLAGS", "OP"] as const;
+// The file-event columns are the ones the ransomware detector reads: one definition, so writer and reader agree.
+export const EBPFANGEL_COLUMNS: readonly string[] = EVENT_COLUMNS;
+export const EXTENDED_COLUMNS: readonly string[] = [...EVENT_COLUMNS, ...COLLECTOR_COLUMNS];
 export const SYSCALL_COLUMNS = ["TS", "PID", "TID", "SYSCALL", "COMM"] as const;
 
 export const FILE_FORMATS = ["extended", "ebpfangel"] as const;
