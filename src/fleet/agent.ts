@@ -79,7 +79,8 @@ interface RunRecord {
   complete: boolean;
 }
 
-export async function runAgent(options: AgentOptions): Promise<AgentStats> {
+/** What thin and edge agents start from: the checked host name, the detector, its input sources, the state directory. */
+export function openAgent(options: AgentOptions) {
   const host = checkHostName(options.host);
   const detector = fleetDetector(options.detector);
   const sources = inputSources(options.input, detector);
@@ -88,6 +89,11 @@ export async function runAgent(options: AgentOptions): Promise<AgentStats> {
     host,
     detector.kind,
   );
+  return { host, detector, sources, state };
+}
+
+export async function runAgent(options: AgentOptions): Promise<AgentStats> {
+  const { host, detector, sources, state } = openAgent(options);
   const spool = new Spool<BatchHeader>(state.path("spool"), { maxBytes: options.spoolMaxBytes });
   const stats: AgentStats = {
     host,

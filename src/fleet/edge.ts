@@ -5,14 +5,11 @@ import type { Alert } from "../core/stream/alerts.ts";
 import type { AlertLedger, AlertSink } from "../core/stream/engine.ts";
 import { type RunSummary, StreamRun } from "../core/stream/run.ts";
 import { StateDirectory } from "../core/stream/state.ts";
-import { type AgentOptions, ServerLink } from "./agent.ts";
-import { AgentState, defaultAgentStateDir } from "./agent-state.ts";
+import { type AgentOptions, openAgent, ServerLink } from "./agent.ts";
 import { errorText, sleep } from "./connection.ts";
 import { loadPointed, type ModelPointer, ModelSlot, watchModels } from "./models.ts";
-import { agentSummarySubject, alertSubject, checkHostName } from "./names.ts";
+import { agentSummarySubject, alertSubject } from "./names.ts";
 import { SpoolPublisher } from "./publisher.ts";
-import { fleetDetector } from "./registry.ts";
-import { inputSources } from "./sources.ts";
 import { Spool, type SpoolHeader } from "./spool.ts";
 
 /**
@@ -47,14 +44,7 @@ interface CachedModel {
 }
 
 export async function runEdgeAgent(options: AgentOptions): Promise<EdgeStats> {
-  const host = checkHostName(options.host);
-  const detector = fleetDetector(options.detector);
-  const sources = inputSources(options.input, detector);
-  const state = new AgentState(
-    options.stateDir ?? defaultAgentStateDir(host, detector.kind),
-    host,
-    detector.kind,
-  );
+  const { host, detector, sources, state } = openAgent(options);
   const spool = new Spool<AlertHeader>(state.path("alerts-spool"), { maxBytes: options.spoolMaxBytes });
   const link = new ServerLink(
     options.nats,
