@@ -256,7 +256,7 @@ export class BpftraceCollector extends CollectorRun implements Collector {
       } else if (message.kind === "lost") {
         this.lostReported += message.events;
       } else if (message.kind === "map" && message.name === "@records") {
-        // Printed by END, then again (0, cleared) as bpftrace exits.
+        // Printed by every tick once stopping and by END, then again (0, cleared) as bpftrace exits.
         this.kernelRecords = Math.max(this.kernelRecords ?? 0, message.value);
       }
     } catch (error) {
