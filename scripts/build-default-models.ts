@@ -22,7 +22,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createProgress } from "../src/core/progress.ts";
 import { trainCommand } from "../src/ransomware/pipeline.ts";
-import { describeCandidate, MIN_CREATED_TO_LEARN, MIN_DESTROYED_TO_LEARN } from "../src/ransomware/train.ts";
+import { MIN_CREATED_FOR_HARM, MIN_DESTROYED_FOR_HARM } from "../src/ransomware/features.ts";
+import { describeCandidate } from "../src/ransomware/train.ts";
 
 const root = join(fileURLToPath(import.meta.url), "..", "..");
 const shared = join(root, "..", "shared", "data", "ransomware");
@@ -107,10 +108,13 @@ setting (config/ransomware-default-model.json) was chosen by training on one rec
 those runs, in [docs/live.md](../live.md#files-lost-before-the-alert-measured) (documents lost before the alert,
 false alarms on benign work the model never saw), are the honest figures.
 
-## What it learns from
-Benign rows all; ransomware rows once they show harm — ${MIN_DESTROYED_TO_LEARN} documents deleted or overwritten in place, or ${MIN_CREATED_TO_LEARN} files
-created — so a one-file \`rm\` of a shell loop and a process's first events (libraries, a few reads) do not teach it to
-flag every short process. Features are log1p-transformed, standardised and clipped to their training range.
+## What it learns from, and the harm gate
+Benign rows all; ransomware rows once they show harm — ${MIN_DESTROYED_FOR_HARM} files that existed before the process
+destroyed (deleted, truncated or renamed over, or user data opened for writing; its own temporary files do not count),
+or ${MIN_CREATED_FOR_HARM} files created — so a one-file \`rm\` of a shell loop and a process's first events (libraries, a few
+reads) do not teach it to flag every short process. The same gate holds at scoring time: a process scores below the
+threshold until it shows harm, so temporary-file churn and one-file tools (\`gzip\` of one log) cannot alert whatever
+the SVM says. Features are log1p-transformed, standardised and clipped to their training range.
 
 ## Known limits
 - Encryption through libraries the collector does not probe (Go's crypto, statically linked OpenSSL, pure-Python

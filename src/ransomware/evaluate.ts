@@ -1,7 +1,7 @@
 import { type Importance, permutationImportance } from "../core/importance.ts";
 import { averagePrecision, perGroupMetrics, prCurve, rocCurve } from "../core/metrics.ts";
 import { decisionScaledSvm } from "../models/scaled-svm.ts";
-import type { ProcessFeatures } from "./features.ts";
+import { gatedScore, type ProcessFeatures } from "./features.ts";
 import { alignToModel, type CvMetrics, type RansomwareModel } from "./model.ts";
 import { metricsAt } from "./train.ts";
 
@@ -20,8 +20,15 @@ export function scoreProcesses(model: RansomwareModel, rows: readonly ProcessFea
     model,
     rows.map((r) => r.values),
   );
+  const scores = decisionScaledSvm(model.pipeline, aligned.rows);
+  const gate = model.harmGate;
+  if (gate) {
+    rows.forEach((r, i) => {
+      if (!r.ungated) scores[i] = gatedScore(scores[i], r.values, model.threshold, gate);
+    });
+  }
   return {
-    scores: decisionScaledSvm(model.pipeline, aligned.rows),
+    scores,
     missingFeatures: aligned.missing,
     extraFeatures: aligned.extra,
     alignedRows: aligned.rows,

@@ -1,3 +1,4 @@
+import { BloomFilter } from "../core/bloom.ts";
 import { DistinctCounter, type DistinctCounterJSON, FNV_OFFSET, FNV_PRIME } from "../core/distinct.ts";
 import { EVENT_TYPE_LETTERS, type FileEvent, formatTimestamp } from "./events.ts";
 
@@ -70,6 +71,14 @@ for (const [list, area] of [
 
 /** Recently opened paths remembered per process, to spot "open a.doc, then create a.doc.locked". */
 const RECENT_OPENS = 8;
+/**
+ * Bits of the filter of paths a process created (1 KiB, allocated at its first create): its deletes of other paths
+ * destroy files that existed before it. Past ~1,000 creates a foreign delete is sometimes taken for one of its own
+ * (5 %), which only undercounts, and such a process has long passed MIN_CREATED_FOR_HARM anyway.
+ */
+const CREATED_FILTER_BITS = 8192;
+/** O_TRUNC in open flags: a create that empties an existing file. */
+const O_TRUNC = 0o1000;
 
 // Quantities tracked per time window (count in the current window, maximum over windows).
 const WIN_TYPE = 0; // 4 event types
@@ -106,7 +115,52 @@ export const FEATURE_NAMES: string[] = [
   "W_open",
   "W_open_share",
   "U_write_open",
+  // Files that existed before the process and are gone or rewritten: deletes of paths it did not create, and
+  // creates that truncate or rename over a path it had opened. Own temporary files do not count.
+  "D_foreign",
+  "R_overwrite",
 ];
+
+/**
+ * A process shows harm once it has destroyed MIN_DESTROYED_FOR_HARM files that existed before it (deleted them,
+ * truncated or replaced them, or opened user data for writing) or created MIN_CREATED_FOR_HARM files (some ransomware
+ * writes encrypted copies by the thousand and deletes nothing). Until then it does not look like ransomware to
+ * anyone: a compiler's temporary files, one `gzip` of one log, a process's first events. Training learns ransomware
+ * rows only once they show harm, and a model with a harm gate scores a process below its threshold until then.
+ */
+export const MIN_DESTROYED_FOR_HARM = 3;
+export const MIN_CREATED_FOR_HARM = 100;
+
+export interface HarmGate {
+  minDestroyed: number;
+  minCreated: number;
+}
+export const HARM_GATE: HarmGate = { minDestroyed: MIN_DESTROYED_FOR_HARM, minCreated: MIN_CREATED_FOR_HARM };
+/** The columns the gate reads: feature rows without them (tables from older versions) cannot be gated. */
+export const HARM_FEATURES = ["D_foreign", "R_overwrite", "U_write_open", "C_sum"];
+const HARM_COLUMNS = HARM_FEATURES.map((n) => FEATURE_NAMES.indexOf(n));
+
+/** How far below the threshold a gated score stays: it must not read as a tie with the threshold. */
+export const GATED_MARGIN = 1e-3;
+
+/** A score as the gate lets it through: below `threshold` while the row shows no harm. */
+export function gatedScore(
+  score: number,
+  values: ArrayLike<number>,
+  threshold: number,
+  gate: HarmGate = HARM_GATE,
+): number {
+  return score < threshold - GATED_MARGIN || showsHarm(values, gate) ? score : threshold - GATED_MARGIN;
+}
+
+/** Whether a feature row (FEATURE_NAMES order) shows harm. */
+export function showsHarm(values: ArrayLike<number>, gate: HarmGate = HARM_GATE): boolean {
+  const [foreign, overwrite, writeOpen, creates] = HARM_COLUMNS;
+  return (
+    values[foreign] + values[overwrite] + values[writeOpen] >= gate.minDestroyed ||
+    values[creates] >= gate.minCreated
+  );
+}
 
 export interface ProcessFeatures {
   log: string;
@@ -118,6 +172,8 @@ export interface ProcessFeatures {
   snapshot?: boolean;
   /** The row is the children of process `pid` taken together (the collector's logs name parents); their pids. */
   children?: number[];
+  /** A feature table without the columns the harm gate reads (older versions, the original pipeline's tables). */
+  ungated?: boolean;
 }
 
 /**
@@ -158,6 +214,10 @@ export class ProcessFeatureState {
   /** Opens with write access (O_WRONLY or O_RDWR), and those of user data. */
   writeOpens = 0;
   userWriteOpens = 0;
+  /** Deletes of paths the process did not create; creates that truncate or replace a path it opened. */
+  foreignDeletes = 0;
+  overwrites = 0;
+  created: BloomFilter | null = null;
   files = new DistinctCounter();
   dirs = new DistinctCounter();
   createDirs = new DistinctCounter();
@@ -287,7 +347,14 @@ export class ProcessFeatureState {
       for (let i = slash < start ? start : slash; i < end; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
     }
     const fileHash = h >>> 0;
-    if (e.type === 2 && this.isRecentOpen(fileHash, end - start)) this.deleteOpened++;
+    if (e.type === 2) {
+      if (this.isRecentOpen(fileHash, end - start)) this.deleteOpened++;
+      if (this.created === null || !this.created.has(fileHash)) this.foreignDeletes++;
+    } else if (isCreate) {
+      if ((e.rename || (e.flags & O_TRUNC) !== 0) && this.isRecentOpen(fileHash, end - start))
+        this.overwrites++;
+      (this.created ??= new BloomFilter(CREATED_FILTER_BITS)).add(fileHash);
+    }
     this.files.add(fileHash);
     if (dirHash >= 0) this.dirs.add(dirHash);
     if (isCreate) {
@@ -355,6 +422,8 @@ export class ProcessFeatureState {
     out[k++] = this.writeOpens;
     out[k++] = this.writeOpens / Math.max(1, this.typeTotals[0]);
     out[k++] = this.userWriteOpens;
+    out[k++] = this.foreignDeletes;
+    out[k++] = this.overwrites;
     return out;
   }
 
@@ -399,6 +468,8 @@ export class ProcessFeatureState {
         this.deleteOpened,
         this.writeOpens,
         this.userWriteOpens,
+        this.foreignDeletes,
+        this.overwrites,
       ],
       typeTotals: Array.from(this.typeTotals),
       trigrams: Array.from(this.trigrams),
@@ -410,6 +481,7 @@ export class ProcessFeatureState {
       files: this.files.toJSON(),
       dirs: this.dirs.toJSON(),
       createDirs: this.createDirs.toJSON(),
+      ...(this.created ? { created: this.created.toJSON() } : {}),
     };
   }
 
@@ -438,6 +510,8 @@ export class ProcessFeatureState {
       s.deleteOpened,
       s.writeOpens,
       s.userWriteOpens,
+      s.foreignDeletes = 0,
+      s.overwrites = 0,
     ] = json.counters;
     s.typeTotals.set(json.typeTotals);
     s.trigrams.set(json.trigrams);
@@ -449,6 +523,7 @@ export class ProcessFeatureState {
     s.files = DistinctCounter.fromJSON(json.files);
     s.dirs = DistinctCounter.fromJSON(json.dirs);
     s.createDirs = DistinctCounter.fromJSON(json.createDirs);
+    if (json.created !== undefined) s.created = BloomFilter.fromJSON(json.created);
     return s;
   }
 }
@@ -466,6 +541,8 @@ export interface ProcessFeatureStateJSON {
   files: DistinctCounterJSON;
   dirs: DistinctCounterJSON;
   createDirs: DistinctCounterJSON;
+  /** Checkpoints from before the filter existed have none. */
+  created?: string;
 }
 
 function areaOf(bytes: Uint8Array, start: number, end: number): number {

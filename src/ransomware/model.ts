@@ -37,6 +37,10 @@ export const ransomwareModelSchema = z.object({
     transform: z.enum(["log1p", "none"]),
   }),
   threshold: z.number().refine(Number.isFinite, "must be finite"),
+  /** Scores stay below the threshold until a process shows harm (features.ts `showsHarm`); absent: no gate. */
+  harmGate: z
+    .object({ minDestroyed: z.number().int().nonnegative(), minCreated: z.number().int().nonnegative() })
+    .optional(),
   crossValidation: z.object({
     strategy: z.string(),
     folds: z.number().int(),

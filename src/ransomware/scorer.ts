@@ -1,12 +1,13 @@
 import type { ModelRef, Priority, Scorer } from "../core/stream/detector.ts";
 import { compileScaledSvm } from "../models/scaled-svm.ts";
-import { FEATURE_NAMES } from "./features.ts";
+import { FEATURE_NAMES, gatedScore } from "./features.ts";
 import type { RansomwareModel } from "./model.ts";
 
 /**
  * A ransomware model as the engine's scorer: the SVM's decision value for one process's current features, aligned by
  * name to the model's feature list (a model from another threatlens version still scores, with the gaps reported at
- * load). Priorities grow with the margin above the threshold, in units of the SVM margin.
+ * load). With the model's harm gate, a process scores below the threshold until it shows harm. Priorities grow with
+ * the margin above the threshold, in units of the SVM margin.
  */
 export class RansomwareScorer implements Scorer {
   readonly threshold: number;
@@ -34,7 +35,9 @@ export class RansomwareScorer implements Scorer {
     const sources = this.sources;
     const aligned = this.aligned;
     for (let i = 0; i < sources.length; i++) aligned[i] = sources[i] >= 0 ? features[sources[i]] : 0;
-    return this.compiled.decision(aligned);
+    const decision = this.compiled.decision(aligned);
+    const gate = this.ransomwareModel.harmGate;
+    return gate ? gatedScore(decision, features, this.threshold, gate) : decision;
   }
 
   priority(score: number): Priority {

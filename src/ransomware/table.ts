@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { csvField, csvLine, parseCsv, requireColumns } from "../core/csv.ts";
 import { InputError } from "../core/errors.ts";
-import { FEATURE_NAMES, type ProcessFeatures } from "./features.ts";
+import { FEATURE_NAMES, HARM_FEATURES, type ProcessFeatures } from "./features.ts";
 
 /**
  * Feature tables: ours (`log,pid,` then the fixed schema) and the original authors' (`PID` = pid + 10000 × log
@@ -93,6 +93,7 @@ export async function readFeatureTable(file: string): Promise<FeatureTable> {
   const ignoredColumns = table.header.filter((_, i) => columnTargets[i] === -2);
   const present = new Set(table.header);
   const missingColumns = FEATURE_NAMES.filter((n) => !present.has(n));
+  const ungated = HARM_FEATURES.some((n) => !present.has(n));
   const rows: ProcessFeatures[] = [];
   const seen = new Set<string>();
   for (let r = 0; r < table.rows.length; r++) {
@@ -135,7 +136,7 @@ export async function readFeatureTable(file: string): Promise<FeatureTable> {
       }
       values[target] = v;
     }
-    rows.push({ log, pid, firstTs, lastTs: "", values });
+    rows.push({ log, pid, firstTs, lastTs: "", values, ...(ungated ? { ungated } : {}) });
   }
   return { rows, missingColumns, ignoredColumns, format: kind === "features" ? "threatlens" : "authors" };
 }

@@ -6,7 +6,16 @@ import { runPool, siblingModule } from "../core/pool.ts";
 import { type FeatureTransform, fitScaledSvm } from "../models/scaled-svm.ts";
 import type { Kernel, SvmParams } from "../models/svm.ts";
 import type { SvmCvResult, SvmCvTask } from "../models/svm-cv-worker.ts";
-import { DEFAULT_WINDOW_MS, FEATURE_NAMES, type ProcessFeatures } from "./features.ts";
+import {
+  DEFAULT_WINDOW_MS,
+  FEATURE_NAMES,
+  gatedScore,
+  HARM_GATE,
+  MIN_CREATED_FOR_HARM,
+  MIN_DESTROYED_FOR_HARM,
+  type ProcessFeatures,
+  showsHarm,
+} from "./features.ts";
 import type { GridConfig } from "./grid-config.ts";
 import { type Labels, processKey } from "./labels.ts";
 import type { CvMetrics, RansomwareModel } from "./model.ts";
@@ -85,35 +94,19 @@ export function attachLabels(rows: ProcessFeatures[], labels: Labels): LabelledR
   };
 }
 
-/** Documents a ransomware-labelled row must have destroyed (deleted, or opened to overwrite in place) to be learned. */
-export const MIN_DESTROYED_TO_LEARN = 3;
-/**
- * Files a ransomware-labelled row that destroys nothing visible must have created to be learned: ebpfangel's logs have
- * no open flags, and some ransomware there writes encrypted copies by the thousand and deletes nothing. Few creates
- * alone (a shell writing ransom notes) look like any tool writing a few files.
- */
-export const MIN_CREATED_TO_LEARN = 100;
-
 /**
  * The rows training learns from, when it trains for live scoring: every benign row, and the ransomware rows that
- * already show the harm. A ransomware
- * process's first events (loading libraries, reading a few documents) and a helper that deletes one file (the `rm`
- * a shell loop runs per document) look like any process's; labelled ransomware they teach the model to flag every
- * short `rm` and every process's start. They are left out, not relabelled: the group of the loop's children, and the
- * process itself once it has destroyed a few documents, carry the label.
+ * already show harm (`showsHarm`). A ransomware process's first events (loading libraries, reading a few documents)
+ * and a helper that deletes one file (the `rm` a shell loop runs per document) look like any process's; labelled
+ * ransomware they teach the model to flag every short `rm` and every process's start. They are left out, not
+ * relabelled: the group of the loop's children, and the process itself once it has destroyed a few documents, carry
+ * the label.
  */
 export function learnableRows(data: LabelledRows): LabelledRows {
   // Only training for live scoring (event logs with snapshots) has early rows; a feature table's rows are whole
   // processes or windows measured otherwise, and are learned as labelled.
   if (!data.rows.some((r) => r.snapshot)) return data;
-  const column = (name: string) => FEATURE_NAMES.indexOf(name);
-  const [deletes, overwrites, creates] = [column("D_sum"), column("U_write_open"), column("C_sum")];
-  const keep = data.rows.map(
-    (r, i) =>
-      data.y[i] === 0 ||
-      r.values[deletes] + r.values[overwrites] >= MIN_DESTROYED_TO_LEARN ||
-      r.values[creates] >= MIN_CREATED_TO_LEARN,
-  );
+  const keep = data.rows.map((r, i) => data.y[i] === 0 || showsHarm(r.values));
   if (keep.every(Boolean)) return data;
   const ids = new Map<number, number>();
   const process: number[] = [];
@@ -229,7 +222,7 @@ export async function trainRansomwareModel(all: LabelledRows, options: TrainOpti
   const data = learnableRows(all);
   if (data.rows.length < all.rows.length)
     options.onStage?.(
-      `left out ${all.rows.length - data.rows.length} ransomware rows that had not yet destroyed ${MIN_DESTROYED_TO_LEARN} documents or created ${MIN_CREATED_TO_LEARN} files (a process's first events, a one-file rm)`,
+      `left out ${all.rows.length - data.rows.length} ransomware rows that had not yet destroyed ${MIN_DESTROYED_FOR_HARM} files that existed before them or created ${MIN_CREATED_FOR_HARM} files (a process's first events, a one-file rm)`,
     );
   const positives = data.y.reduce((a, b) => a + b, 0);
   const processLabels = perProcess(data, data.y).y;
@@ -270,8 +263,13 @@ export async function trainRansomwareModel(all: LabelledRows, options: TrainOpti
       onResult: (_r, _i, done) => options.onProgress?.(done, tasks.length),
     },
   );
+  // Trained for live scoring, the model carries the harm gate, and its cross-validation scores pass the same gate.
+  const harmGate = data.rows.some((r) => r.snapshot) ? HARM_GATE : undefined;
   const results: CandidateResult[] = outcomes.map((o, i) => {
-    const p = perProcess(data, o.decision);
+    const decision = harmGate
+      ? o.decision.map((d, r) => gatedScore(d, data.rows[r].values, 0, harmGate))
+      : o.decision;
+    const p = perProcess(data, decision);
     return {
       candidate: candidates[i],
       metrics: metricsAt(p.y, p.scores, 0),
@@ -300,6 +298,7 @@ export async function trainRansomwareModel(all: LabelledRows, options: TrainOpti
     pipeline,
     hyperparameters: chosen,
     threshold: 0,
+    ...(harmGate ? { harmGate } : {}),
     crossValidation: {
       strategy: config.cv,
       folds: folds.length,

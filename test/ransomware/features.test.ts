@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { after, describe, test } from "node:test";
+import { BloomFilter } from "../../src/core/bloom.ts";
 import { extractFeatures } from "../../src/ransomware/extract.ts";
-import { BEHAVIOURS, FEATURE_NAMES, TRIGRAMS } from "../../src/ransomware/features.ts";
+import {
+  BEHAVIOURS,
+  FEATURE_NAMES,
+  ProcessFeatureState,
+  showsHarm,
+  TRIGRAMS,
+} from "../../src/ransomware/features.ts";
 import { featuresToCsv } from "../../src/ransomware/table.ts";
 import { sequence, type TestEvent, tempDir, writeLog } from "./helpers.ts";
 
@@ -212,5 +220,75 @@ describe("process identity", () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe("harm: files that existed before the process", () => {
+  /** Rows of the collector's extended layout (open flags, OP) for one process, 1 ms apart. */
+  function extendedLog(rows: (readonly [type: number, path: string, flags: number, op: string])[]): string {
+    const header = "TS,PID,TYPE,FLAG,PATTERN,OPEN,CREATE,DELETE,ENCRYPT,FILENAME,TID,PPID,UID,COMM,FLAGS,OP";
+    const lines = rows.map(
+      ([type, path, flags, op], i) =>
+        `${1000_000_000_000 + i * 1_000_000},77,${type},0,0,0,0,0,0,${path},77,1,1000,job,${flags},${op}`,
+    );
+    const file = `${tmp.dir}/ext${Math.random().toString(36).slice(2)}.csv`;
+    writeFileSync(file, `${[header, ...lines].join("\n")}\n`);
+    return file;
+  }
+  const O_TRUNC_CREATE = 577; // O_WRONLY | O_CREAT | O_TRUNC
+  const valuesOf = async (file: string) => {
+    const { rows } = await extractFeatures([file]);
+    return rows[0].values;
+  };
+  const get = (values: Float64Array, name: string) => values[FEATURE_NAMES.indexOf(name)];
+
+  test("deletes of its own temporary files are not harm; deletes of other files are", async () => {
+    const own = await valuesOf(
+      extendedLog([
+        ...[1, 2, 3, 4].map((k) => [1, `/var/tmp/job/t${k}.tmp`, O_TRUNC_CREATE, "openat"] as const),
+        ...[1, 2, 3, 4].map((k) => [2, `/var/tmp/job/t${k}.tmp`, 0, "unlinkat"] as const),
+      ]),
+    );
+    assert.equal(get(own, "D_sum"), 4);
+    assert.equal(get(own, "D_foreign"), 0);
+    assert.equal(showsHarm(own), false);
+    const foreign = await valuesOf(
+      extendedLog([
+        [1, "/home/u/a.txt.gz", O_TRUNC_CREATE, "openat"],
+        [2, "/home/u/a.txt", 0, "unlinkat"],
+        [2, "/home/u/b.txt", 0, "unlinkat"],
+        [2, "/home/u/c.txt", 0, "unlinkat"],
+      ]),
+    );
+    assert.equal(get(foreign, "D_foreign"), 3);
+    assert.equal(showsHarm(foreign), true);
+  });
+
+  test("a truncating create or a rename over a path it read is an overwrite; a new file is not", async () => {
+    const values = await valuesOf(
+      extendedLog([
+        [0, "/home/u/a.doc", 0, "openat"],
+        [1, "/home/u/a.doc", O_TRUNC_CREATE, "openat"], // read, then truncated in place
+        [0, "/home/u/b.doc", 0, "openat"],
+        [1, "/home/u/b.doc.swp", O_TRUNC_CREATE, "openat"], // new file: not an overwrite
+        [2, "/home/u/b.doc.swp", 0, "rename"],
+        [1, "/home/u/b.doc", 0, "rename"], // renamed over the original it read
+        [1, "/home/u/c.doc", 64, "openat"], // O_CREAT without O_TRUNC, never read: not an overwrite
+      ]),
+    );
+    assert.equal(get(values, "R_overwrite"), 2);
+    assert.equal(get(values, "D_foreign"), 0, "the .swp it deleted by the rename was its own");
+    assert.equal(showsHarm(values), false, "2 files destroyed is below the gate");
+  });
+
+  test("the filter of created paths survives a checkpoint", () => {
+    const state = new ProcessFeatureState(1000, 0, 1e9);
+    const restored = ProcessFeatureState.fromJSON(JSON.parse(JSON.stringify(state.toJSON())), 1e9);
+    assert.equal(restored.created, null);
+    const created = new ProcessFeatureState(1000, 0, 1e9);
+    created.created = new BloomFilter(8192);
+    created.created.add(12345);
+    const copy = ProcessFeatureState.fromJSON(JSON.parse(JSON.stringify(created.toJSON())), 1e9);
+    assert.ok(copy.created?.has(12345));
   });
 });
