@@ -14,6 +14,7 @@
  *      host's engine must have applied every event exactly once.
  *
  * Options: --hosts N (default 8), --quick (fewer hosts, shorter phases, 20 s offline), --skip-faults,
+ * --only throughput|latency|faults (one phase: 1, 2 and 3, or 4),
  * --screenshot FILE (the alerts page after the fault run, in headless Chromium).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -54,7 +55,13 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const hostsArg = args.indexOf("--hosts");
 const HOSTS = hostsArg >= 0 ? Number(args[hostsArg + 1]) : quick ? 4 : 8;
-const skipFaults = args.includes("--skip-faults");
+const onlyArg = args.indexOf("--only");
+const only = onlyArg >= 0 ? args[onlyArg + 1] : null;
+if (only !== null && !["throughput", "latency", "faults"].includes(only)) {
+  console.error(`bench:fleet: --only takes throughput, latency or faults, got ${only}`);
+  process.exit(2);
+}
+const skipFaults = args.includes("--skip-faults") || (only !== null && only !== "faults");
 const shotArg = args.indexOf("--screenshot");
 const screenshot = shotArg >= 0 ? args[shotArg + 1] : null;
 const OFFLINE_MS = quick ? 20_000 : 60_000;
@@ -223,7 +230,7 @@ const results: string[] = [];
 
 try {
   // 1. Throughput, end to end and drain-only, one and two scorers.
-  {
+  if (only === null || only === "throughput") {
     const hosts = Array.from({ length: HOSTS }, (_, i) => `host-${String(i).padStart(2, "0")}.bench`);
     const total = HOSTS * eventsPerHost;
     const { server, nc, env } = await fleet("throughput");
@@ -283,7 +290,7 @@ try {
   }
 
   // 2 and 3. Latency of live alerts, and the agent's CPU at 10 k events/s.
-  {
+  if (only === null || only === "latency") {
     const { server, nc, env } = await fleet("latency");
     const scorers = [startScorer(env), startScorer(env)];
     await holding(scorers);
@@ -386,15 +393,17 @@ try {
       h === offlineHost ? proxy.url : server.url,
     );
     const offlineSince = performance.now();
+    // The scorer to kill is one that is applying batches: the hosts' partitions may all be held by the other one.
+    let victim = -1;
     await waitFor(
-      () => /batches [1-9]/.test(scorers[0].stderr()),
-      "the first scorer applying batches",
+      () => (victim = scorers.findIndex((s) => /batches [1-9]/.test(s.stderr()))) >= 0,
+      "a scorer applying batches",
       120_000,
     );
-    scorers[0].child.kill("SIGKILL");
-    await scorers[0].exited;
-    log("scorer killed with SIGKILL; starting a replacement");
-    scorers = [scorers[1], startScorer(env, ["--lease-ms", "4000"])];
+    scorers[victim].child.kill("SIGKILL");
+    await scorers[victim].exited;
+    log(`scorer ${victim + 1} (applying batches) killed with SIGKILL; starting a replacement`);
+    scorers = [scorers[1 - victim], startScorer(env, ["--lease-ms", "4000"])];
     await new Promise((r) => setTimeout(r, 3000));
     await server.stop("SIGTERM");
     log("server stopped; restarting it");

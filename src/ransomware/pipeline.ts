@@ -10,7 +10,6 @@ import { DEFAULT_GRID_FILE, type GridConfig, REFERENCE_GRID_FILE, readGridConfig
 import { classifyInputs, type LoadedInputs, loadProcessFeatures } from "./inputs.ts";
 import { type Labels, readAuthorsLabels, readLabels } from "./labels.ts";
 import { alignToModel, loadRansomwareModel, type RansomwareModel, saveRansomwareModel } from "./model.ts";
-import { writeEvaluationReport, writeTrainingReport } from "./report.ts";
 import { RansomwareScorer } from "./scorer.ts";
 import { readFeatureTable } from "./table.ts";
 import { attachLabels, type LabelledRows, type TrainResult, trainRansomwareModel } from "./train.ts";
@@ -120,6 +119,8 @@ export async function trainCommand(
   await saveRansomwareModel(options.output, result.model);
   let reportPath: string | undefined;
   if (options.report) {
+    // Loaded only for a report: the chart stack (Vega, resvg) takes about half a second to load.
+    const { writeTrainingReport } = await import("./report.ts");
     reportPath = await writeTrainingReport(
       options.report,
       result.model,
@@ -170,8 +171,10 @@ export async function evaluateCommand(
     onImportanceProgress: countProgress(progress, "feature importance", "features"),
   });
   let reportPath: string | undefined;
-  if (options.report)
+  if (options.report) {
+    const { writeEvaluationReport } = await import("./report.ts");
     reportPath = await writeEvaluationReport(options.report, evaluation, model, inputs, scores, data.y);
+  }
   return { evaluation, unmatchedLabels: data.unmatchedLabels, reportPath };
 }
 
