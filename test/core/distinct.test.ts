@@ -116,6 +116,21 @@ describe("DistinctCounter sketch range (> 128 distinct)", () => {
     }
   });
 
+  test("the running sum gives the count a fresh sum over the registers gives, at every step", () => {
+    for (const seed of [3, 4]) {
+      const counter = new DistinctCounter();
+      const hashes = distinctHashes(seed, 20_000);
+      hashes.forEach((h, i) => {
+        counter.add(h);
+        // fromJSON sums the registers afresh.
+        if (i % 997 === 0 || i === hashes.length - 1) {
+          const fresh = DistinctCounter.fromJSON(JSON.parse(JSON.stringify(counter.toJSON())));
+          assert.equal(counter.count, fresh.count, `seed ${seed}, after ${i + 1}`);
+        }
+      });
+    }
+  });
+
   test("duplicates and insertion order do not change the estimate", () => {
     const random = seededRandom(9);
     for (const n of [200, 5_000, 50_000]) {
