@@ -79,7 +79,8 @@ export class DistinctCounter {
       counter.table = null;
       counter.registers = Uint8Array.from(registers);
       for (const r of counter.registers) {
-        if (r >= INVERSE_POWERS.length) throw new RangeError(`a distinct counter's register cannot hold ${r}`);
+        if (r >= INVERSE_POWERS.length)
+          throw new RangeError(`a distinct counter's register cannot hold ${r}`);
         counter.sketchSum += INVERSE_POWERS[r];
         if (r === 0) counter.sketchZeros++;
       }

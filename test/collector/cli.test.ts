@@ -3,15 +3,16 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { CLI_MAIN } from "../support/cli.ts";
 import { compile, countedArgs, ebpfUnavailable, prepareCounted, root, rows, tempDir } from "./helpers.ts";
 
 /** `threatlens collect` as a user runs it. Error paths run anywhere; live ones need root and eBPF. */
-const main = join(root, "src", "cli", "main.ts");
+const main = CLI_MAIN;
 const tmp = tempDir();
 after(tmp.cleanup);
 
 function cli(args: string[], options: { env?: NodeJS.ProcessEnv; uid?: number } = {}) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", main, ...args], {
+  const r = spawnSync(process.execPath, [main, ...args], {
     cwd: root,
     encoding: "utf8",
     env: options.env ?? process.env,
@@ -125,14 +126,10 @@ describe("threatlens collect on the real kernel", { skip: unavailable ?? false }
   it("stops cleanly on SIGINT: complete CSV, summary on stderr, exit 0", async () => {
     const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
     const out = join(tmp.dir, "sigint.csv");
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", main, "collect", "-o", out, "--pid", String(sleeper.pid)],
-      {
-        cwd: root,
-        stdio: ["ignore", "ignore", "pipe"],
-      },
-    );
+    const child = spawn(process.execPath, [main, "collect", "-o", out, "--pid", String(sleeper.pid)], {
+      cwd: root,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr.setEncoding("utf8");
     const tracing = new Promise<void>((resolve) =>

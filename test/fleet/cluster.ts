@@ -16,10 +16,11 @@ import { ransomwareFleet } from "../../src/ransomware/fleet.ts";
 import { trainCommand } from "../../src/ransomware/pipeline.ts";
 import { simulateLogs } from "../../src/ransomware/simulate.ts";
 import { watchRansomware } from "../../src/ransomware/watch.ts";
+import { CLI_MAIN } from "../support/cli.ts";
 
 /** Pieces the fleet tests and benchmark share: CLI processes, a trained model, reference alerts, drain checks. */
 export const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
-export const MAIN = join(ROOT, "src", "cli", "main.ts");
+export const MAIN = CLI_MAIN;
 
 export interface Proc {
   child: ChildProcess;
@@ -28,9 +29,9 @@ export interface Proc {
   stderr(): string;
 }
 
-/** Runs `threatlens ARGS` as its own process (tsx), as a user would. */
+/** Runs `threatlens ARGS` as its own process (the built CLI), as a user would. */
 export function cli(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+  const child = spawn(process.execPath, [MAIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

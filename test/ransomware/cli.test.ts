@@ -4,14 +4,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { CLI_MAIN } from "../support/cli.ts";
 import { tempDir } from "./helpers.ts";
 
 /** End-to-end: the CLI as a user runs it, on simulated logs (no shared data needed). */
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const main = join(root, "src", "cli", "main.ts");
+const main = CLI_MAIN;
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", main, ...args], { cwd: root, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [main, ...args], { cwd: root, encoding: "utf8" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

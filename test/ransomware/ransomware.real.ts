@@ -9,6 +9,7 @@ import { DEFAULT_GRID_FILE, readGridConfig } from "../../src/ransomware/grid-con
 import { readAuthorsLabels, readLabels } from "../../src/ransomware/labels.ts";
 import { readFeatureTable } from "../../src/ransomware/table.ts";
 import { attachLabels, trainRansomwareModel } from "../../src/ransomware/train.ts";
+import { CLI_MAIN } from "../support/cli.ts";
 import { tempDir } from "./helpers.ts";
 
 /** Real data: the ebpfangel logs and the authors' feature table in ../shared/data/ransomware. */
@@ -62,7 +63,7 @@ describe("threatlens ransomware CLI on real logs", { skip }, () => {
   const tmp = tempDir("threatlens-real-");
   after(tmp.cleanup);
   const cli = (args: string[]) =>
-    spawnSync(process.execPath, ["--import", "tsx", join(root, "src", "cli", "main.ts"), ...args], {
+    spawnSync(process.execPath, [CLI_MAIN, ...args], {
       encoding: "utf8",
     });
 

@@ -6,13 +6,14 @@ import { after, before, describe, test } from "node:test";
 import { generateTree } from "../../bench/workloads/tree.ts";
 import type { Alert } from "../../src/core/stream/alerts.ts";
 import { ebpfUnavailable, root, tempDir } from "../collector/helpers.ts";
+import { CLI_MAIN } from "../support/cli.ts";
 
 /**
  * The acceptance path on the real kernel: `ransomware watch --collect` with the shipped default model, a
  * ransomware-like C program (libcrypto, NAME.locked written, NAME deleted, ransom notes) and ordinary bulk work. The
  * programs run under their own command names so that the watch traces them and nothing else on the machine.
  */
-const main = join(root, "src", "cli", "main.ts");
+const main = CLI_MAIN;
 const locker = join(root, "bench", "workloads-b", "tools", "locker.c");
 const unavailable = ebpfUnavailable() ?? compilerUnavailable();
 const tmp = tempDir("threatlens-watch-live-");
@@ -34,7 +35,7 @@ interface Watch {
 async function startWatch(comm: string, extra: string[] = []): Promise<Watch> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", main, "ransomware", "watch", "--collect", "--comm", comm, "--stats", "0", ...extra],
+    [main, "ransomware", "watch", "--collect", "--comm", comm, "--stats", "0", ...extra],
     { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
   );
   const watch: Watch = {

@@ -9,6 +9,7 @@ import type { Alert } from "../../src/core/stream/alerts.ts";
 import { predictCommand, trainCommand } from "../../src/ransomware/pipeline.ts";
 import { simulateLogs } from "../../src/ransomware/simulate.ts";
 import { watchRansomware } from "../../src/ransomware/watch.ts";
+import { CLI_MAIN } from "../support/cli.ts";
 import { tempDir } from "./helpers.ts";
 
 /**
@@ -16,7 +17,7 @@ import { tempDir } from "./helpers.ts";
  * restart after kill -9 that neither repeats nor skips, and a response that really stops a process.
  */
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const main = join(root, "src", "cli", "main.ts");
+const main = CLI_MAIN;
 const tmp = tempDir("threatlens-watch-");
 after(tmp.cleanup);
 const model = join(tmp.dir, "model.json");
@@ -48,7 +49,7 @@ before(async () => {
 });
 
 function cli(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", main, ...args], {
+  const r = spawnSync(process.execPath, [main, ...args], {
     cwd: root,
     encoding: "utf8",
     input,
@@ -220,7 +221,7 @@ describe("ransomware watch", () => {
 function startWatch(args: string[]) {
   const child: ChildProcess = spawn(
     process.execPath,
-    ["--import", "tsx", main, "ransomware", "watch", "--model", model, "--stats", "0.2", ...args],
+    [main, "ransomware", "watch", "--model", model, "--stats", "0.2", ...args],
     { cwd: root },
   );
   let out = "";

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { CLI_MAIN } from "../support/cli.ts";
 import {
   type SyntheticData,
   TINY_AUTOENCODER_CONFIG,
@@ -14,10 +15,10 @@ import {
 
 /** End-to-end: `threatlens syscalls …` as a user runs it, on generated traces with a tiny configuration. */
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const main = join(root, "src", "cli", "main.ts");
+const main = CLI_MAIN;
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", main, "syscalls", ...args], {
+  const r = spawnSync(process.execPath, [main, "syscalls", ...args], {
     cwd: root,
     encoding: "utf8",
   });

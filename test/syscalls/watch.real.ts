@@ -17,6 +17,7 @@ import {
   sleep,
   startService,
 } from "../../bench/services/harness.ts";
+import { CLI_MAIN } from "../support/cli.ts";
 
 /**
  * Live: a real service is recorded with `strace -f -p PID` over normal sessions, a model is trained on them with
@@ -25,7 +26,7 @@ import {
  * shell through the service's flaw must each be alerted within 5 seconds.
  */
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const main = join(root, "src", "cli", "main.ts");
+const main = CLI_MAIN;
 const work = mkdtempSync(join(tmpdir(), "threatlens-watch-live-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -42,7 +43,7 @@ class Watcher {
   constructor(model: string, pid: number) {
     this.child = spawn(
       process.execPath,
-      ["--import", "tsx", main, "syscalls", "watch", "--model", model, "--pid", String(pid), "--stats", "0"],
+      [main, "syscalls", "watch", "--model", model, "--pid", String(pid), "--stats", "0"],
       { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
     );
     this.exited = new Promise((resolve) => this.child.on("exit", () => resolve()));
@@ -96,14 +97,10 @@ describe("syscalls watch --pid on real services", {
         await running.stop();
       }
       const model = join(dir, "model");
-      const trained = spawnSync(
-        process.execPath,
-        ["--import", "tsx", main, "syscalls", "train", train, "-o", model, "-q"],
-        {
-          cwd: root,
-          encoding: "utf8",
-        },
-      );
+      const trained = spawnSync(process.execPath, [main, "syscalls", "train", train, "-o", model, "-q"], {
+        cwd: root,
+        encoding: "utf8",
+      });
       assert.equal(trained.status, 0, trained.stderr);
 
       const listener = new ShellListener();

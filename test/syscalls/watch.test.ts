@@ -10,6 +10,7 @@ import { disposeModel, type SyscallModel, saveSyscallModel } from "../../src/sys
 import { readTraces } from "../../src/syscalls/traces/index.ts";
 import { trainSyscallModel } from "../../src/syscalls/train.ts";
 import { watchSyscalls } from "../../src/syscalls/watch.ts";
+import { CLI_MAIN } from "../support/cli.ts";
 import { withTempDir } from "./traces/helpers.ts";
 
 /**
@@ -84,14 +85,10 @@ describe("syscalls watch on logs", () => {
 
   test("the CLI reads logs to their end and prints its summary; usage errors exit 2", () => {
     const run = (args: string[]) =>
-      spawnSync(
-        process.execPath,
-        ["--import", "tsx", join(root, "src", "cli", "main.ts"), "syscalls", "watch", ...args],
-        {
-          cwd: root,
-          encoding: "utf8",
-        },
-      );
+      spawnSync(process.execPath, [CLI_MAIN, "syscalls", "watch", ...args], {
+        cwd: root,
+        encoding: "utf8",
+      });
     const r = run(["--model", dir, LOGS[0], "--stats", "0"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /threatlens summary: events \d+/);

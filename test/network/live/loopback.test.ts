@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Alert } from "../../../src/core/stream/alerts.ts";
+import { CLI_MAIN } from "../../support/cli.ts";
 
 /**
  * End to end with real packets: `threatlens network watch --interface lo` (tcpdump underneath) while this process
@@ -13,7 +14,7 @@ import type { Alert } from "../../../src/core/stream/alerts.ts";
  * nearly all closed, answered by RST). The default model shipped in the package decides.
  */
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
-const main = join(root, "src", "cli", "main.ts");
+const main = CLI_MAIN;
 const hasTcpdump = spawnSync("tcpdump", ["--version"]).status === 0;
 const isRoot = process.getuid?.() === 0;
 const skip = !hasTcpdump ? "tcpdump is not installed" : !isRoot ? "capturing on lo needs root" : false;
@@ -91,7 +92,7 @@ describe("network watch on a live interface", { skip }, () => {
     const filter = `tcp and net 127.0.0.0/8 and portrange ${base}-${base + SCANNED}`;
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", main, "network", "watch", "--interface", "lo", "--filter", filter, "--stats", "1"],
+      [main, "network", "watch", "--interface", "lo", "--filter", filter, "--stats", "1"],
       { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
     );
     watcher = child;

@@ -8,6 +8,7 @@ import { createProgress } from "../../../src/core/progress.ts";
 import type { Alert } from "../../../src/core/stream/alerts.ts";
 import { DEFAULT_NETWORK_MODEL, type FlowScore, watchNetwork } from "../../../src/network/live/watch.ts";
 import { classifyCommand } from "../../../src/network/pipeline.ts";
+import { CLI_MAIN } from "../../support/cli.ts";
 import { tempDir } from "../helpers/captures.ts";
 
 /**
@@ -72,18 +73,7 @@ describe("network watch on the shared captures", { skip }, () => {
     const alertsFile = join(tmp.dir, "alerts.jsonl");
     const r = spawnSync(
       process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(root, "src", "cli", "main.ts"),
-        "network",
-        "watch",
-        capture,
-        "--stats",
-        "0",
-        "--alerts",
-        alertsFile,
-      ],
+      [CLI_MAIN, "network", "watch", capture, "--stats", "0", "--alerts", alertsFile],
       { cwd: root, encoding: "utf8" },
     );
     assert.equal(r.status, 0, r.stderr);

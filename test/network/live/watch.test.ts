@@ -9,6 +9,7 @@ import { createProgress } from "../../../src/core/progress.ts";
 import type { Alert } from "../../../src/core/stream/alerts.ts";
 import { DEFAULT_NETWORK_MODEL, type FlowScore, watchNetwork } from "../../../src/network/live/watch.ts";
 import { classifyCommand, trainCommand } from "../../../src/network/pipeline.ts";
+import { CLI_MAIN } from "../../support/cli.ts";
 import { pcapFile, tempDir } from "../helpers/captures.ts";
 import { ethernet, ipv4, TCP_FLAGS, tcp } from "../helpers/packets.ts";
 import { benignCapture, maliciousCapture } from "../helpers/traffic.ts";
@@ -18,7 +19,7 @@ import { benignCapture, maliciousCapture } from "../helpers/traffic.ts";
  * batch classify, one incident per scanning host, checkpoints that resume without repeating an alert.
  */
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
-const main = join(root, "src", "cli", "main.ts");
+const main = CLI_MAIN;
 const tmp = tempDir();
 after(tmp.cleanup);
 const quiet = createProgress({ quiet: true });
@@ -302,7 +303,7 @@ function chunked(bytes: Buffer, size: number): PassThrough {
 
 describe("network watch CLI", () => {
   function cli(args: string[], input?: Buffer) {
-    const r = spawnSync(process.execPath, ["--import", "tsx", main, "network", "watch", ...args], {
+    const r = spawnSync(process.execPath, [main, "network", "watch", ...args], {
       cwd: root,
       input,
       encoding: "utf8",
