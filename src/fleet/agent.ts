@@ -400,7 +400,7 @@ class Batcher {
         sourceIndex: this.sourceIndex,
         closedAt: Date.now(),
       },
-      Buffer.from(this.buffer.subarray(0, this.used)),
+      this.buffer.subarray(0, this.used),
     );
     this.stats.batches++;
     this.flags = "";

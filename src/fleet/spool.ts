@@ -120,7 +120,7 @@ export class Spool<H extends SpoolHeader = SpoolHeader> {
     return this.pendingBytes >= this.maxBytes;
   }
 
-  /** Appends a record (assigning its sequence number) and returns its header. */
+  /** Appends a record (assigning its sequence number) and returns its header. The payload is copied. */
   append(fields: Omit<H, "seq">, payload: Uint8Array): H {
     const header = { ...fields, seq: this.next } as H;
     const head = Buffer.from(JSON.stringify(header));
@@ -141,7 +141,8 @@ export class Spool<H extends SpoolHeader = SpoolHeader> {
       size: frame.length,
     };
     if (this.memoryUsed + payload.length <= this.memoryBytes) {
-      located.payload = payload;
+      // The frame's own copy: the caller may reuse its buffer as soon as append returns.
+      located.payload = frame.subarray(FRAME + head.length);
       this.memoryUsed += payload.length;
     }
     this.segmentSize += frame.length;

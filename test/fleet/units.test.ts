@@ -135,6 +135,17 @@ describe("disk spool", () => {
     c.close();
   });
 
+  test("copies the payload: the caller reuses its buffer as soon as append returns", () => {
+    const spool = new Spool(join(tmp.dir, "s-reuse"));
+    const buffer = Buffer.from("first batch");
+    spool.append({ tag: "a" }, buffer);
+    buffer.write("XXXXX", 0);
+    spool.append({ tag: "b" }, buffer.subarray(0, 5));
+    assert.equal(Buffer.from(spool.get(0)!.payload).toString(), "first batch");
+    assert.equal(Buffer.from(spool.get(1)!.payload).toString(), "XXXXX");
+    spool.close();
+  });
+
   test("a record torn by a crash is cut and its number reused", () => {
     const dir = join(tmp.dir, "s2");
     const a = new Spool(dir);
