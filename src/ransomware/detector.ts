@@ -31,6 +31,7 @@ export interface RansomwareDetectorOptions {
  * two files old; linear scoring costs ~1 µs, so this keeps up with hundreds of thousands of events per second.
  */
 export const RANSOMWARE_SCHEDULE: ScoringSchedule = { minEvents: 8, everyEvents: 8, everyNs: 100e6 };
+const GROUP_SCORE_EVERY = 64;
 
 /** Longest quiet stretch inside one process of the shared logs is 214 s: 10 minutes keeps real processes whole. */
 export const DEFAULT_IDLE_TIMEOUT_S = 600;
@@ -124,13 +125,17 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
       return;
     }
     const process = this.entity(base + e.pid, e.pid, false, e);
-    this.apply(process, e);
+    const first = process.events === 0;
+    // Decoded once for the process and its group (evidence: the recent paths).
+    const path = e.type === EventType.Create || e.type === EventType.Delete ? eventFilename(e) : null;
+    this.apply(process, e, path);
     hooks.touched(process);
     if (this.groupChildren && e.ppid >= 0 && !NO_GROUP_PARENTS.has(e.ppid)) {
       const group = this.entity(base + KEY_SPACE + e.ppid, e.ppid, true, e);
-      if (group.childComms.size < 8 && e.commEnd > e.commStart) group.childComms.add(eventComm(e));
+      // A child's name at its first event (and at exec, below): decoding it at every event was a tenth of the cost.
+      if (first && process.comm && group.childComms.size < 8) group.childComms.add(process.comm);
       if (group.children.size < MAX_CHILDREN) group.children.add(e.pid);
-      this.apply(group, e);
+      this.apply(group, e, path);
       hooks.touched(group);
     }
   }
@@ -146,6 +151,9 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
     if (process !== undefined) {
       process.comm = eventComm(e);
       if (e.ppid >= 0) process.ppid = e.ppid;
+      const group = this.groupChildren ? this.table.get(base + KEY_SPACE + process.ppid) : undefined;
+      if (group !== undefined && group.childComms.size < 8 && process.comm)
+        group.childComms.add(process.comm);
     }
   }
 
@@ -168,10 +176,10 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
     return entity;
   }
 
-  private apply(entity: ProcessEntity, e: FileEvent): void {
+  private apply(entity: ProcessEntity, e: FileEvent, path: string | null): void {
     entity.state.add(e);
     if (e.rename && e.type === EventType.Create) entity.renames++;
-    if (e.type === EventType.Create || e.type === EventType.Delete) entity.notePath(eventFilename(e));
+    if (path !== null) entity.notePath(path);
   }
 
   sweep(cutoff: number, hooks: EntityHooks<ProcessEntity>): void {
@@ -180,6 +188,15 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
 
   drain(hooks: EntityHooks<ProcessEntity>): void {
     this.table.drain(hooks);
+  }
+
+  /**
+   * A group takes every event of its children, so at the process cadence a busy parent's group (a build, a session
+   * manager) would cost one SVM evaluation per 8 events of all its children. It exists to catch one process per
+   * file, whose children each bring a handful of events to a few dozen: every 64 events is every file or two.
+   */
+  scoreEvery(entity: ProcessEntity): number {
+    return entity.group ? GROUP_SCORE_EVERY : RANSOMWARE_SCHEDULE.everyEvents;
   }
 
   /** A group of one child has that child's events and features: its alerts would be the child's, twice. */

@@ -1,6 +1,6 @@
 import type { ModelRef, Priority, Scorer } from "../core/stream/detector.ts";
 import { compileScaledSvm } from "../models/scaled-svm.ts";
-import { FEATURE_NAMES, gatedScore } from "./features.ts";
+import { FEATURE_NAMES, gatedScore, showsHarm } from "./features.ts";
 import type { RansomwareModel } from "./model.ts";
 
 /**
@@ -38,6 +38,12 @@ export class RansomwareScorer implements Scorer {
     const decision = this.compiled.decision(aligned);
     const gate = this.ransomwareModel.harmGate;
     return gate ? gatedScore(decision, features, this.threshold, gate) : decision;
+  }
+
+  /** With a harm gate, a process that has not shown harm cannot reach the threshold: no need to run the SVM. */
+  canCross(features: Float64Array): boolean {
+    const gate = this.ransomwareModel.harmGate;
+    return gate === undefined || showsHarm(features, gate);
   }
 
   priority(score: number): Priority {

@@ -102,6 +102,8 @@ export interface Detector<R, E extends Entity> {
   /** Whether the entity is scored yet (default: always). An entity that would only repeat another's scores and
    * alerts (a group of one process) waits until it means something of its own. */
   scorable?(entity: E): boolean;
+  /** Records between scheduled scorings of this entity, when it differs from the schedule's `everyEvents`. */
+  scoreEvery?(entity: E): number;
   /** Live inputs: event time moved on to `time` (ns) without a record (a quiet capture); optional. */
   advance?(time: number, hooks: EntityHooks<E>): void;
   /** Ends every entity whose last record is older than `cutoff` (event time). */
@@ -136,6 +138,12 @@ export interface Scorer {
   readonly threshold: number;
   readonly model: ModelRef;
   score(features: Float64Array): number;
+  /**
+   * False when no score of these features can reach the threshold (a gate on the features, like the ransomware
+   * model's harm gate), so that a scheduled scoring may skip the model; the final scoring of an entity never does.
+   * Once true for an entity it must stay true as the entity grows.
+   */
+  canCross?(features: Float64Array): boolean;
   /** How serious a score at or above the threshold is. */
   priority(score: number): Priority;
   /** The features that moved this score most, for the alert's evidence (optional). */

@@ -73,6 +73,8 @@ export interface EngineCounters {
   /** Entities ended because they were idle. */
   evicted: number;
   scorings: number;
+  /** Scheduled scorings skipped because the features could not cross the threshold (`Scorer.canCross`). */
+  gatedScorings: number;
   alerts: number;
   incidents: number;
   /** Alert lines not written again after a restart because the ledger had them. */
@@ -87,6 +89,7 @@ export class StreamEngine<R, E extends Entity> {
     entitiesEnded: 0,
     evicted: 0,
     scorings: 0,
+    gatedScorings: 0,
     alerts: 0,
     incidents: 0,
     repeatsSuppressed: 0,
@@ -127,7 +130,8 @@ export class StreamEngine<R, E extends Entity> {
         if (
           scorer !== undefined &&
           e.events >= minEvents &&
-          (e.events - e.scoredEvents >= everyEvents || this.clock - e.scoredAt >= everyNs) &&
+          (e.events - e.scoredEvents >= (detector.scoreEvery?.(e) ?? everyEvents) ||
+            this.clock - e.scoredAt >= everyNs) &&
           (detector.scorable?.(e) ?? true)
         ) {
           this.score(e, false);
@@ -195,10 +199,16 @@ export class StreamEngine<R, E extends Entity> {
 
   private score(e: E, final: boolean): void {
     const scorer = this.options.scorer!;
-    const score = scorer.score(this.detector.features(e));
-    this.counters.scorings++;
+    const features = this.detector.features(e);
     e.scoredEvents = e.events;
     e.scoredAt = this.clock;
+    // Nothing to decide before the features can cross the threshold (no incident can be open then either).
+    if (!final && scorer.canCross?.(features) === false) {
+      this.counters.gatedScorings++;
+      return;
+    }
+    const score = scorer.score(features);
+    this.counters.scorings++;
     e.lastScore = score;
     if (score > e.maxScore) e.maxScore = score;
     const priority = scorer.priority(score);

@@ -117,6 +117,50 @@ describe("streaming engine: scoring schedule", () => {
     assert.deepEqual(scored, [3, 7, 11, 12, 12], "a final scoring at the end of input");
   });
 
+  test("a scorer's gate skips scheduled scorings until the features can cross, never the final one", () => {
+    const calls: number[] = [];
+    const gated: Scorer = {
+      ...scorer,
+      score: (f) => {
+        calls.push(f[0]);
+        return f[0];
+      },
+      canCross: (f) => f[0] >= 5,
+    };
+    const { engine: e, alerts } = engine({ scorer: gated });
+    for (const r of recs([1, 1, 1])) e.push(r); // sums 1, 2, 3: cannot cross, not scored
+    assert.deepEqual(calls, []);
+    assert.equal(e.counters.gatedScorings, 3);
+    for (const r of recs([3, 9], 1, 10e9)) e.push(r); // sums 6, 15: scored, 15 ≥ 10 alerts
+    assert.deepEqual(calls, [6, 15]);
+    assert.equal(alerts.length, 1);
+    for (const r of recs([1], 2, 20e9)) e.push(r);
+    e.finish();
+    assert.deepEqual(calls.slice(2).sort(), [1, 15], "every entity's final scoring runs the model");
+    assert.equal(e.counters.scorings, 4);
+  });
+
+  test("a detector may give an entity its own cadence (scoreEvery)", () => {
+    const scored: number[] = [];
+    const { engine: e, detector } = engine({
+      schedule: { minEvents: 1, everyEvents: 1, everyNs: Number.POSITIVE_INFINITY },
+      onScored: (entity, _score, final) => {
+        if (!final) scored.push(entity.key * 100 + entity.events);
+      },
+    });
+    (detector as SumDetector & { scoreEvery(x: SumEntity): number }).scoreEvery = (x) => (x.key === 2 ? 3 : 1);
+    for (let i = 0; i < 6; i++) {
+      e.push({ t: i * 2, key: 1, value: 0 });
+      e.push({ t: i * 2 + 1, key: 2, value: 0 });
+    }
+    assert.deepEqual(
+      scored.filter((k) => k >= 200),
+      [201, 204],
+      "key 2 every 3 records after its first",
+    );
+    assert.equal(scored.filter((k) => k < 200).length, 6);
+  });
+
   test("without a scorer nothing is scored, but entities still end", () => {
     const ended: number[] = [];
     const { engine: e } = engine({ scorer: undefined, onEnded: (x) => ended.push(x.key) });
