@@ -4,8 +4,11 @@
  *   2. alert latency: from the write of the event that decides an alert to the alert line, through a pipe (the path
  *      the collector's events take), p50 and p99;
  *   3. memory over a soak with process churn (new processes all the time, most ending with an exit row);
- *   4. the collector's overhead and `network watch`'s packets/s, when those benchmarks are present.
- * Options: --soak-seconds N (default 600, the issue's 10 minutes), --only throughput|latency|soak.
+ *   4. the collector's overhead and `network watch`'s packets/s, when those benchmarks are present;
+ *   5. replay: `ransomware watch LOG > alerts` on a 4 M-event log of the same mix, written beforehand: events per
+ *      second of wall time and of CPU time (the one-core figure, which the following writer cannot reach when the
+ *      writer itself needs a core).
+ * Options: --soak-seconds N (default 600, the issue's 10 minutes), --only throughput|latency|soak|replay.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -264,11 +267,67 @@ function rssMiB(child: ChildProcess): number {
   }
 }
 
+async function replay(): Promise<void> {
+  console.log("\n5. replay: ransomware watch LOG > alerts.jsonl, a log of 4 M events written beforehand");
+  const log = join(work, "replay.csv");
+  writeFileSync(log, `${EXTENDED_HEADER}\n`);
+  let t = 1_000_000_000_000n;
+  const ts = () => (t += 1000n);
+  let events = 0;
+  let text = "";
+  for (let p = 10_000; events < 4_000_000; p++) {
+    text += p % 20 === 0 ? ransomwareEvents(p, ts, 25) : benignEvents(p, ts, 60);
+    text += exitRow(p, ts(), "worker");
+    events += p % 20 === 0 ? 101 : 61;
+    if (text.length > 4_000_000) {
+      appendFileSync(log, text);
+      text = "";
+    }
+  }
+  appendFileSync(log, text);
+  childCpuSeconds();
+  for (let run = 1; run <= 3; run++) {
+    const start = performance.now();
+    const r = spawnSync(
+      "/bin/sh",
+      [
+        "-c",
+        `exec "$0" "$1" ransomware watch "$2" --stats 0 -q > "$3"`,
+        process.execPath,
+        cliPath,
+        log,
+        join(work, "replay-alerts.jsonl"),
+      ],
+      { encoding: "utf8" },
+    );
+    const wall = (performance.now() - start) / 1000;
+    if (r.status !== 0) throw new Error(`ransomware watch failed: ${r.stderr}`);
+    const cpu = childCpuSeconds();
+    const alerts = readFileSync(join(work, "replay-alerts.jsonl"), "utf8").split("\n").length - 1;
+    console.log(
+      `   run ${run}: ${events.toLocaleString("en-US")} events in ${wall.toFixed(2)} s = ${Math.round(events / wall).toLocaleString("en-US")} events/s wall, ${Math.round(events / cpu).toLocaleString("en-US")} per CPU-second (target ≥ 500,000 on one core); ${alerts} alerts`,
+    );
+  }
+}
+
+let childCpuBefore = 0;
+/** CPU seconds (user + system) of the children waited for since the last call. */
+function childCpuSeconds(): number {
+  const times = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+  // Fields 16 and 17 of /proc/PID/stat (cutime, cstime), counted from the state field at index 0 here.
+  const ticks = Number(times[13]) + Number(times[14]);
+  const seconds = ticks / 100; // USER_HZ, 100 on Linux
+  const delta = seconds - childCpuBefore;
+  childCpuBefore = seconds;
+  return delta;
+}
+
 try {
   console.log(`bench:live — model ${model}`);
   if (!only || only === "throughput") await throughput();
   if (!only || only === "latency") await latency();
   if (!only || only === "soak") await soak();
+  if (!only || only === "replay") await replay();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
