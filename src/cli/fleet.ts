@@ -206,9 +206,8 @@ export function registerFleet(program: Command): void {
     .action(async (inputs: string[], opts) => {
       const { natsUrl } = await import("../fleet/connection.ts");
       const { runAgent, formatAgentStats } = await import("../fleet/agent.ts");
-      const { runEdgeAgent } = await import("../fleet/edge.ts");
-      const { fleetDetector } = await import("../fleet/registry.ts");
-      fleetDetector(opts.detector);
+      const { fleetInput } = await import("../fleet/inputs.ts");
+      fleetInput(opts.detector);
       if (opts.collect || opts.interface) {
         throw new UsageError(
           `${opts.collect ? "--collect" : "--interface"} needs the live collector, which this build does not have yet: pipe its output into \`fleet agent … -\` or use --follow LOG`,
@@ -237,6 +236,8 @@ export function registerFleet(program: Command): void {
         onInfo: (m: string) => log(m),
       };
       if (opts.edge) {
+        // Only an edge agent scores: a thin one never loads the detector's models and engine.
+        const { runEdgeAgent } = await import("../fleet/edge.ts");
         const stats = await runEdgeAgent(common);
         if (opts.json) printJson(stats);
         const e = stats.engine;

@@ -6,10 +6,10 @@ import type { LineSource } from "../core/stream/line-sources.ts";
 import { AgentState, defaultAgentStateDir } from "./agent-state.ts";
 import { type BatchHeader, batchHeaders, batchMsgId } from "./batches.ts";
 import { connectNats, sleep } from "./connection.ts";
-import type { FleetDetector } from "./detectors.ts";
+import type { FleetInput } from "./detectors.ts";
+import { fleetInput } from "./inputs.ts";
 import { agentSummarySubject, checkHostName, ingestSubject } from "./names.ts";
 import { SpoolPublisher } from "./publisher.ts";
-import { fleetDetector } from "./registry.ts";
 import { type AgentInput, inputSources } from "./sources.ts";
 import { Spool } from "./spool.ts";
 
@@ -82,7 +82,7 @@ interface RunRecord {
 /** What thin and edge agents start from: the checked host name, the detector, its input sources, the state directory. */
 export function openAgent(options: AgentOptions) {
   const host = checkHostName(options.host);
-  const detector = fleetDetector(options.detector);
+  const detector = fleetInput(options.detector);
   const sources = inputSources(options.input, detector);
   const state = new AgentState(
     options.stateDir ?? defaultAgentStateDir(host, detector.kind),
@@ -301,7 +301,7 @@ class Batcher {
     private readonly spool: Spool<BatchHeader>,
     private readonly session: string,
     private readonly host: string,
-    private readonly detector: FleetDetector,
+    private readonly detector: FleetInput,
     private readonly options: AgentOptions,
     private readonly stats: AgentStats,
     private readonly kick: () => void,

@@ -28,14 +28,21 @@ export interface HostEngineOptions {
   onAlert?: (alert: Alert) => void;
 }
 
-export interface FleetDetector {
+/**
+ * What a thin agent needs of a detector: its name and how to recognise its input. Kept apart from the rest (models,
+ * engines), so that an agent does not load the scoring code it never runs.
+ */
+export interface FleetInput {
   readonly kind: DetectorKind;
   /** How agents ship this detector's input: text lines (event logs, strace output). */
   readonly input: "lines";
-  /** Validates a model file's text and readies it for scoring; throws ModelFileError with `name`. */
-  loadModel(text: string, name: string, ref: ModelRef): LoadedModel;
   /** Checks an input's first line before an agent ships it: an error message, or null when it is valid. */
   checkFirstLine(line: string): string | null;
+}
+
+export interface FleetDetector extends FleetInput {
+  /** Validates a model file's text and readies it for scoring; throws ModelFileError with `name`. */
+  loadModel(text: string, name: string, ref: ModelRef): LoadedModel;
   /** The engine one host's events run through (the same construction as the detector's `watch`). */
   createEngine(options: HostEngineOptions): StreamEngine<unknown, Entity>;
   /** Parses one source's lines (a fresh parser per source: it learns the layout from the header). */

@@ -10,6 +10,7 @@ import { errorText, sleep } from "./connection.ts";
 import { loadPointed, type ModelPointer, ModelSlot, watchModels } from "./models.ts";
 import { agentSummarySubject, alertSubject } from "./names.ts";
 import { SpoolPublisher } from "./publisher.ts";
+import { fleetDetector } from "./registry.ts";
 import { Spool, type SpoolHeader } from "./spool.ts";
 
 /**
@@ -44,7 +45,8 @@ interface CachedModel {
 }
 
 export async function runEdgeAgent(options: AgentOptions): Promise<EdgeStats> {
-  const { host, detector, sources, state } = openAgent(options);
+  const { host, detector: input, sources, state } = openAgent(options);
+  const detector = fleetDetector(input.kind);
   const spool = new Spool<AlertHeader>(state.path("alerts-spool"), { maxBytes: options.spoolMaxBytes });
   const link = new ServerLink(
     options.nats,

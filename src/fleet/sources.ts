@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { InputError, UsageError } from "../core/errors.ts";
 import { FileLineSource, type LineSource, StreamLineSource } from "../core/stream/line-sources.ts";
-import type { FleetDetector } from "./detectors.ts";
+import type { FleetInput } from "./detectors.ts";
 
 /** What an agent reads: files to their end, a file followed as it grows, or a stream (stdin, a collector). */
 export type AgentInput =
@@ -11,7 +11,7 @@ export type AgentInput =
   | { kind: "stdin" }
   | { kind: "stream"; stream: Readable; name: string };
 
-export function inputSources(input: AgentInput, detector: FleetDetector): LineSource[] {
+export function inputSources(input: AgentInput, detector: FleetInput): LineSource[] {
   switch (input.kind) {
     case "files":
       if (input.paths.length === 0) throw new UsageError("no input: give files, --follow LOG or -");
@@ -28,7 +28,7 @@ export function inputSources(input: AgentInput, detector: FleetDetector): LineSo
 }
 
 /** Refuses a file that is not this detector's input before anything of it is shipped. */
-function checkFirstLine(path: string, detector: FleetDetector): void {
+function checkFirstLine(path: string, detector: FleetInput): void {
   let fd: number;
   try {
     fd = openSync(path, "r");

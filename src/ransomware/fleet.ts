@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import type { Entity } from "../core/stream/detector.ts";
 import type { StreamEngine } from "../core/stream/engine.ts";
 import type { FleetDetector, LoadedModel } from "../fleet/detectors.ts";
-import { eventLayoutOf } from "./events.ts";
+import { ransomwareInput } from "./fleet-input.ts";
 import { parseRansomwareModel } from "./model.ts";
 import { RansomwareScorer } from "./scorer.ts";
 import { eventLogParser } from "./stream.ts";
@@ -14,8 +14,7 @@ interface RansomwareLoaded extends LoadedModel {
 }
 
 export const ransomwareFleet: FleetDetector = {
-  kind: "ransomware",
-  input: "lines",
+  ...ransomwareInput,
   loadModel(text, name, ref): RansomwareLoaded {
     const model = parseRansomwareModel(text, name);
     return {
@@ -23,11 +22,6 @@ export const ransomwareFleet: FleetDetector = {
       compatibility: `feature window ${model.windowMs} ms`,
       windowMs: model.windowMs,
     };
-  },
-  checkFirstLine(line) {
-    return eventLayoutOf(line) === null
-      ? "expected an event-log header (TS,PID,TYPE,FLAG,PATTERN,OPEN,CREATE,DELETE,ENCRYPT,FILENAME[,TID,PPID,UID,COMM,FLAGS,OP])"
-      : null;
   },
   createEngine(options) {
     const engine = createRansomwareEngine({

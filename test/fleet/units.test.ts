@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { CLI_DEFAULTS } from "../../src/cli/fleet.ts";
 import { forEachLine } from "../../src/fleet/batches.ts";
+import { FLEET_INPUTS, fleetInput } from "../../src/fleet/inputs.ts";
 import { checkHostName, hostFromToken, hostToken, partitionOf } from "../../src/fleet/names.ts";
+import { FLEET_DETECTORS } from "../../src/fleet/registry.ts";
 import { DEFAULT_PARTITIONS, serverConfig } from "../../src/fleet/server-config.ts";
 import { DEFAULT_LIMITS } from "../../src/fleet/setup.ts";
 import { Spool } from "../../src/fleet/spool.ts";
@@ -21,6 +23,17 @@ function random(seed: number) {
     return s / 2 ** 32;
   };
 }
+
+describe("detector registries", () => {
+  test("agents' inputs and scorers' detectors name the same detectors and check first lines alike", () => {
+    assert.deepEqual(
+      FLEET_INPUTS.map((d) => d.kind),
+      FLEET_DETECTORS.map((d) => d.kind),
+    );
+    for (const d of FLEET_DETECTORS) assert.equal(fleetInput(d.kind).checkFirstLine, d.checkFirstLine);
+    assert.throws(() => fleetInput("bogus"), /no detector "bogus" \(available: ransomware\)/);
+  });
+});
 
 describe("host tokens", () => {
   test("every host name maps to a valid, distinct token and back (fuzzed)", () => {
