@@ -45,8 +45,31 @@ const gbdtGrid = z.object({
   }),
   ...common,
 });
-export const networkGridSchema = z.union([gbdtGrid, logisticGrid]);
+/**
+ * The anomaly model (KitNET): fitted on the benign flows only, so there is nothing to grid-search; the folds are the
+ * calibration folds (each benign flow scored by a model fitted without its capture), and the threshold is set so that
+ * `targetFpr` of those held-out benign flows are flagged.
+ */
+const kitnetGrid = z
+  .object({
+    model: z.literal("kitnet"),
+    params: z
+      .object({
+        maxClusterSize: z.number().int().min(1).max(1000),
+        hiddenRatio: z.number().positive().max(10),
+        learningRate: z.number().positive().max(10),
+        epochs: z.number().int().positive().max(10000),
+        transform: z.enum(["log1p", "none"]),
+      })
+      .strict(),
+    targetFpr: z.number().gt(0).lt(1),
+    ...common,
+    selection: common.selection.optional(),
+  })
+  .strict();
+export const networkGridSchema = z.union([gbdtGrid, logisticGrid, kitnetGrid]);
 export type NetworkGridConfig = z.infer<typeof networkGridSchema>;
+export type KitnetGridConfig = z.infer<typeof kitnetGrid>;
 export type LogisticGridConfig = z.infer<typeof logisticGrid>;
 export type GbdtGridConfig = z.infer<typeof gbdtGrid>;
 
@@ -55,6 +78,7 @@ const CONFIG_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "co
 export const DEFAULT_NETWORK_GRID = join(CONFIG_DIR, "network-grid.json");
 export const REFERENCE_NETWORK_GRID = join(CONFIG_DIR, "network-grid-reference.json");
 export const LOGISTIC_NETWORK_GRID = join(CONFIG_DIR, "network-grid-logistic.json");
+export const KITNET_NETWORK_CONFIG = join(CONFIG_DIR, "network-kitnet.json");
 
 export async function readNetworkGrid(file: string): Promise<NetworkGridConfig> {
   let raw: unknown;
@@ -65,7 +89,8 @@ export async function readNetworkGrid(file: string): Promise<NetworkGridConfig> 
   }
   // One schema per model kind, so that an error names the field rather than "no kind matched".
   const kind = (raw as { model?: unknown } | null)?.model;
-  const parsed = (kind === "gbdt" ? gbdtGrid : logisticGrid).safeParse(raw);
+  const schema = kind === "gbdt" ? gbdtGrid : kind === "kitnet" ? kitnetGrid : logisticGrid;
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InputError(`invalid grid config at ${issue.path.join(".") || "top level"}: ${issue.message}`, {

@@ -6,7 +6,7 @@ import { gbdtSplitCounts } from "../models/gbdt.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { type CategoryRow, captureBreakdown, type NetworkEvaluation } from "./evaluate.ts";
 import type { FlowMetrics } from "./metrics.ts";
-import { fitSummary, isGbdt, type NetworkModel } from "./model.ts";
+import { fitSummary, isGbdt, isKitnet, type NetworkModel } from "./model.ts";
 import { type CandidateResult, describeCandidate } from "./train.ts";
 
 /**
@@ -86,7 +86,7 @@ export async function writeEvaluationReport(
   const y = data.y ?? new Uint8Array(probability.length);
   await add("confusion-matrix", confusionMatrixSpec(e.confusion, CLASS_NAMES, "Confusion matrix (flows)"));
   await curves(add, y, probability, e, "", "flows");
-  await add("weights", weightsChart(e.features, e.model.importance));
+  if (e.model.importance !== "none") await add("weights", weightsChart(e.features, e.model.importance));
   const shares = CLASS_NAMES.map((name) => ({
     name: `${name} captures`,
     values: e.perCapture.filter((c) => c.label === name).map((c) => c.flaggedShare),
@@ -146,11 +146,15 @@ export async function writeEvaluationReport(
     e.perCapture.map((c) => [basename(c.capture), c.label, c.category, c.flows, c.flagged, c.flaggedShare]),
     { percentColumns: ["share flagged"] },
   );
-  report.section(
-    "Features",
-    "Weights of the standardised features, largest magnitude first (positive = malicious).",
-  );
-  report.chart(charts.weights);
+  if (charts.weights) {
+    report.section(
+      "Features",
+      e.model.importance === "splits"
+        ? "Tree splits per feature, most used first."
+        : "Weights of the standardised features, largest magnitude first (positive = malicious).",
+    );
+    report.chart(charts.weights);
+  }
   const path = join(dir, "report.html");
   await report.write(path);
   return path;
@@ -181,16 +185,18 @@ export async function writeTrainingReport(
     confusionMatrixSpec(m.confusion, CLASS_NAMES, "Cross-validated confusion matrix"),
   );
   await curves(add, y, chosen.probability, m, "cv-", "out-of-fold");
-  const importance = isGbdt(model) ? gbdtSplitCounts(model.gbdt) : model.pipeline.logistic.weights;
-  await add(
-    "weights",
-    weightsChart(
-      model.featureNames
-        .map((feature, i) => ({ feature, weight: importance[i] }))
-        .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)),
-      isGbdt(model) ? "splits" : "weight",
-    ),
-  );
+  if (!isKitnet(model)) {
+    const importance = isGbdt(model) ? gbdtSplitCounts(model.gbdt) : model.pipeline.logistic.weights;
+    await add(
+      "weights",
+      weightsChart(
+        model.featureNames
+          .map((feature, i) => ({ feature, weight: importance[i] }))
+          .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)),
+        isGbdt(model) ? "splits" : "weight",
+      ),
+    );
+  }
   const report = new HtmlReport(
     "threatlens — network flow detector training",
     `${model.training.flows} flows (${model.training.malicious} malicious) from ${model.training.captures} captures; at most ${model.training.maxFlowsPerCapture ?? "all"} flows per capture`,
@@ -240,7 +246,7 @@ export async function writeTrainingReport(
     { highlightRow: best, maxRows: 150, percentColumns: ["recall", "precision"] },
   );
   report.section("Model");
-  report.chart(charts.weights);
+  if (charts.weights) report.chart(charts.weights);
   report.table(
     ["setting", "value"],
     [

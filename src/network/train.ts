@@ -8,6 +8,7 @@ import type { LogisticCvResult, LogisticCvTask } from "../models/logistic-cv-wor
 import { sampleWeights } from "../models/sample-weights.ts";
 import { type ClassWeightSpec, fitScaledLogistic, resolveClassWeight } from "../models/scaled-logistic.ts";
 import type { FeatureTransform } from "../models/scaled-svm.ts";
+import { trainAnomalyModel } from "./anomaly.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from "./flows/table.ts";
 import type { NetworkGridConfig } from "./grid-config.ts";
@@ -33,7 +34,18 @@ export interface GbdtCandidate {
   weighting: "flows" | "captures";
 }
 
-export type Candidate = LogisticCandidate | GbdtCandidate;
+/** The anomaly model's settings (one candidate: without labels there is nothing to choose by). */
+export interface KitnetCandidate {
+  model: "kitnet";
+  maxClusterSize: number;
+  hiddenRatio: number;
+  learningRate: number;
+  epochs: number;
+  transform: "log1p" | "none";
+  targetFpr: number;
+}
+
+export type Candidate = LogisticCandidate | GbdtCandidate | KitnetCandidate;
 
 export interface CandidateResult {
   candidate: Candidate;
@@ -47,6 +59,7 @@ export interface CandidateResult {
 
 /** Candidates of a grid, in the config's key order. */
 export function gridCandidates(config: NetworkGridConfig): Candidate[] {
+  if (config.model === "kitnet") return [{ model: "kitnet", ...config.params, targetFpr: config.targetFpr }];
   if (config.model === "gbdt") {
     return expandGrid<Omit<GbdtCandidate, "model"> & Record<string, unknown>>(config.space).map((c) => ({
       model: "gbdt" as const,
@@ -86,6 +99,9 @@ export function makeFolds(
 }
 
 export function describeCandidate(c: Candidate): string {
+  if (c.model === "kitnet") {
+    return `KitNET anomaly detector (benign flows only): clusters of ≤ ${c.maxClusterSize} features, hidden ${c.hiddenRatio} × inputs, learning rate ${c.learningRate}, ${c.epochs} epochs, transform ${c.transform}, threshold at ${100 * c.targetFpr} % of held-out benign flows`;
+  }
   if (c.model === "gbdt") {
     return `boosted trees: ${c.iterations} trees, learning rate ${c.learningRate}, ≤ ${c.maxLeafNodes} leaves, ≥ ${c.minSamplesLeaf} flows per leaf, l2 ${c.l2}, weighting ${c.weighting}`;
   }
@@ -100,6 +116,7 @@ export function describeCandidate(c: Candidate): string {
 
 export interface TrainOptions {
   config: NetworkGridConfig;
+  /** Worker threads for the grid search (the anomaly model fits in process: its fits take about a second). */
   workers?: number;
   threshold?: number;
   timeouts?: Partial<FlowTimeouts>;
@@ -147,12 +164,13 @@ function sharedMatrix(data: FlowDataset): Matrix {
 export async function trainNetworkModel(data: FlowDataset, options: TrainOptions): Promise<TrainResult> {
   const y = data.y;
   if (y === null) throw new UsageError("training needs labels: --manifest FILE or --label benign|malicious");
+  const { config } = options;
+  if (config.model === "kitnet") return trainAnomalyModel(data, { ...options, config }, y);
   if (data.rows.length === 0) throw new InputError("no flows in the inputs");
   const positives = y.reduce((a, b) => a + b, 0);
   if (positives === 0) throw new InputError("no flow is labelled malicious: a malicious capture is needed");
   if (positives === y.length)
     throw new InputError("every flow is labelled malicious: a benign capture is needed");
-  const { config } = options;
   const labelled = { ...data, y };
   const folds = makeFolds(labelled, config);
   const candidates = gridCandidates(config);
@@ -271,6 +289,8 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
       gbdtParams(chosen),
     );
     model = { ...common, gbdt, hyperparameters: chosen };
+  } else if (chosen.model === "kitnet") {
+    throw new Error("unreachable: the anomaly model is trained by trainAnomalyModel");
   } else {
     const pipeline = fitScaledLogistic(
       data.rows,
