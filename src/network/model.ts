@@ -304,7 +304,8 @@ export function anomalyScore(model: KitnetNetworkModel): (row: Float64Array) => 
   const t = model.calibration.rmseThreshold;
   return (row) => {
     const r = rmse(row);
-    return r / (r + t);
+    // Only absurd weights (a hand-edited file within the schema's finite bounds) overflow: flag such a score.
+    return Number.isFinite(r) ? r / (r + t) : 1;
   };
 }
 

@@ -13,6 +13,7 @@ import {
 } from "../../src/network/flowmeter/params.ts";
 import {
   DEFAULT_NETWORK_GRID,
+  KITNET_NETWORK_CONFIG,
   REFERENCE_NETWORK_GRID,
   readNetworkGrid,
 } from "../../src/network/grid-config.ts";
@@ -240,6 +241,73 @@ describe("model files", () => {
     );
   });
 
+  test("anomaly model: fitted on benign flows only, threshold calibrated on held-out benign captures", async () => {
+    // Benign flows are independent noise (nothing for an autoencoder to learn beyond the ranges); malicious ones
+    // are 100 times larger in ten features, as a flood's rates are.
+    const base = syntheticData("all");
+    const data = {
+      ...base,
+      rows: base.rows.map((r, i) => (base.y![i] === 1 ? r.map((v, j) => (j < 10 ? v * 100 : v)) : r)),
+    };
+    const { model, results } = await trainNetworkModel(data, {
+      config: kitnetQuick,
+      inputs: ["synthetic"],
+    });
+    assert.ok(isKitnet(model));
+    assert.equal(model.threshold, 0.5);
+    // Scored out of fold, the malicious flows rank above the benign ones.
+    assert.ok(
+      model.crossValidation.metrics.captureRocAuc! > 0.95,
+      `${model.crossValidation.metrics.captureRocAuc}`,
+    );
+    const c = model.calibration;
+    assert.equal(c.expected.flows, 240);
+    assert.equal(c.captures, 6);
+    assert.ok(
+      c.expected.rate <= 0.05 && c.expected.lower <= c.expected.rate && c.expected.rate <= c.expected.upper,
+    );
+    // The stated rate is what the out-of-fold benign scores give at the threshold.
+    const benignScores = [...results[0].probability].filter((_, i) => data.y![i] === 0);
+    assert.equal(benignScores.filter((p) => p >= 0.5).length, c.expected.flagged);
+
+    // Malicious flows are never fitted on: changing them leaves the model as it was.
+    const altered = { ...data, rows: data.rows.map((r, i) => (data.y![i] === 1 ? r.map((v) => v * 7) : r)) };
+    const again = await trainNetworkModel(altered, { config: kitnetQuick, inputs: ["synthetic"] });
+    assert.ok(isKitnet(again.model));
+    assert.deepEqual(again.model.kitnet, model.kitnet);
+
+    const path = join(tmp.dir, "kitnet.json");
+    await saveNetworkModel(path, model);
+    const loaded = await loadNetworkModel(path);
+    assert.deepEqual(
+      modelScorer(loaded, path).probability(data.rows),
+      modelScorer(model, "x").probability(data.rows),
+    );
+    await assert.rejects(
+      exportFlowMeterParams(model, join(tmp.dir, "nope-kitnet")),
+      (e) => e instanceof UsageError && /KitNET/.test(e.message),
+    );
+  });
+
+  test("anomaly model: no benign input, too few benign captures or --threshold are refused with the reason", async () => {
+    const data = syntheticData("all");
+    const malicious = { ...data, y: data.y!.map(() => 1) };
+    await assert.rejects(
+      trainNetworkModel(malicious, { config: kitnetQuick, inputs: ["s"] }),
+      /no input is labelled benign/,
+    );
+    await assert.rejects(
+      trainNetworkModel(data, { config: { ...kitnetQuick, folds: 7 }, inputs: ["s"] }),
+      (e) => e instanceof UsageError && /at least 7 benign captures.*--cv stratified/.test(e.message),
+    );
+    await assert.rejects(
+      trainNetworkModel(data, { config: kitnetQuick, threshold: 0.3, inputs: ["s"] }),
+      (e) => e instanceof UsageError && /--threshold does not apply/.test(e.message),
+    );
+    const config = await readNetworkGrid(KITNET_NETWORK_CONFIG);
+    assert.equal(config.model, "kitnet");
+  });
+
   test("fuzz: random damage to a model file gives a working model or a ModelFileError, nothing else", async () => {
     const data = syntheticData("all");
     const models: NetworkModel[] = [
@@ -251,6 +319,7 @@ describe("model files", () => {
           inputs: ["s"],
         })
       ).model,
+      (await trainNetworkModel(data, { config: kitnetQuick, inputs: ["s"] })).model,
     ];
     const texts = [];
     for (const [i, m] of models.entries()) {
@@ -260,13 +329,13 @@ describe("model files", () => {
     const random = seededRandom(21);
     const junk = [null, "x", -1, 0, 1e308, [], {}, true, 2.5, [Number.NaN], "gbdt", [0, 1]];
     let rejected = 0;
-    const trials = 300;
+    const trials = 450;
     for (let trial = 0; trial < trials; trial++) {
-      const envelope = JSON.parse(texts[trial % 2]);
+      const envelope = JSON.parse(texts[trial % texts.length]);
       let text: string;
       if (trial % 5 === 4) {
         // Damage to the bytes themselves: truncated or a byte changed (the checksum or JSON catches it).
-        const t = texts[trial % 2];
+        const t = texts[trial % texts.length];
         const at = randomInt(random, t.length);
         text =
           random() < 0.5
@@ -304,6 +373,22 @@ describe("model files", () => {
     assert.ok(rejected > trials / 2, `only ${rejected} of ${trials} damaged models rejected`);
   });
 });
+
+const kitnetQuick = {
+  model: "kitnet" as const,
+  params: {
+    maxClusterSize: 10,
+    hiddenRatio: 0.75,
+    learningRate: 0.1,
+    epochs: 5,
+    transform: "log1p" as const,
+  },
+  targetFpr: 0.02,
+  folds: 3,
+  cv: "grouped" as const,
+  seed: 1,
+  maxFlowsPerCapture: null,
+};
 
 const gbdtQuick = {
   model: "gbdt" as const,
