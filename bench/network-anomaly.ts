@@ -9,7 +9,8 @@
  *    threshold calibrated on them alone), then scores every labelled capture of the held-out source; the scores of
  *    the three folds are pooled. Flows capped at 2,000 per capture as the supervised figures were (the same seeded
  *    sample), and also on every flow. Repeated with three seeds, since the fits are stochastic.
- * 3. speed: one training epoch of the ensemble with plain Float64Array SGD (what ships) against the same tied-weight
+ * 3. sensitivity: the same by-source figures for a few other settings (reported, not used to choose the defaults);
+ * 4. speed: one training epoch of the ensemble with plain Float64Array SGD (what ships) against the same tied-weight
  *    autoencoders on tfjs's wasm backend, per row (KitNET's online SGD) and in batches of 32.
  */
 import { existsSync } from "node:fs";
@@ -19,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { DEFAULT_KITNET_PARAMS, trainKitnet } from "../src/models/kitnet.ts";
 import { createBackend } from "../src/models/tfjs-backend.ts";
 import { type FlowDataset, loadFlows } from "../src/network/dataset.ts";
+import { PER_FLOW_FEATURES } from "../src/network/flows/features.ts";
 import { KITNET_NETWORK_CONFIG, type KitnetGridConfig, readNetworkGrid } from "../src/network/grid-config.ts";
 import { readManifest } from "../src/network/labels/manifest.ts";
 import { type FlowMetrics, flowMetrics } from "../src/network/metrics.ts";
@@ -73,11 +75,64 @@ const bySourceCapped: FlowMetrics[] = [];
 const bySourceAll: FlowMetrics[] = [];
 const sources = [...new Set(capped.sources)].sort();
 for (const seed of SEEDS) {
+  const { cappedMetrics, allMetrics } = await bySource({ ...config, seed }, capped, all, (source, m) =>
+    console.log(line(`  seed ${seed}, held out ${source}`, m)),
+  );
+  bySourceCapped.push(cappedMetrics);
+  bySourceAll.push(allMetrics);
+  console.log(line(`  seed ${seed}, pooled over the folds (capped)`, cappedMetrics));
+  console.log(line(`  seed ${seed}, pooled over the folds (all flows)`, allMetrics));
+}
+summary("by source, capped flows", bySourceCapped, SUPERVISED.bySource);
+summary("by source, all flows", bySourceAll, null);
+
+console.log(
+  "\n3. sensitivity, by source, seed 7 (measured, not used to choose: the shipped settings are KitNET's own plus log1p)",
+);
+const flowOnly = (data: FlowDataset): FlowDataset => ({
+  ...data,
+  featureSet: "flow",
+  featureNames: PER_FLOW_FEATURES,
+  rows: data.rows.map((r) => r.subarray(0, PER_FLOW_FEATURES.length)),
+});
+const variants: [string, KitnetGridConfig, boolean][] = [
+  ["shipped settings", config, false],
+  ["no log transform", { ...config, params: { ...config.params, transform: "none" } }, false],
+  ["flow statistics only (no context)", config, true],
+  ["1 epoch (KitNET's single pass)", { ...config, params: { ...config.params, epochs: 1 } }, false],
+  ["30 epochs", { ...config, params: { ...config.params, epochs: 30 } }, false],
+  ["clusters of ≤ 5 features", { ...config, params: { ...config.params, maxClusterSize: 5 } }, false],
+];
+for (const [what, variant, flowFeatures] of variants) {
+  const r = await bySource(
+    { ...variant, seed: 7 },
+    flowFeatures ? flowOnly(capped) : capped,
+    flowFeatures ? flowOnly(all) : all,
+  );
+  console.log(
+    `  ${what.padEnd(36)} capped: pooled ${fmt(r.cappedMetrics.rocAuc)}, per capture ${fmt(r.cappedMetrics.captureRocAuc)}; all flows: pooled ${fmt(r.allMetrics.rocAuc)}, per capture ${fmt(r.allMetrics.captureRocAuc)}`,
+  );
+}
+
+console.log("\n4. training speed, one epoch of the ensemble on the benign flows (in process)");
+await speed(subset(capped, (i) => capped.y![i] === 0));
+console.log(`\ntotal ${seconds(started)}; load average ${loadavg()[0].toFixed(1)} at the end`);
+
+/**
+ * One fold per source: fitted (threshold calibrated too) on the benign flows of the other sources, scores of the
+ * held-out source on the capped and on all flows; the folds' scores pooled.
+ */
+async function bySource(
+  config: KitnetGridConfig,
+  capped: FlowDataset,
+  all: FlowDataset,
+  onFold?: (source: string, m: FlowMetrics) => void,
+): Promise<{ cappedMetrics: FlowMetrics; allMetrics: FlowMetrics }> {
   const cappedScores = new Float64Array(capped.rows.length);
   const allScores = new Float64Array(all.rows.length);
   for (const source of sources) {
     const train = subset(capped, (i) => capped.sources[i] !== source);
-    const { model } = await trainNetworkModel(train, { config: { ...config, seed }, inputs: [pcaps] });
+    const { model } = await trainNetworkModel(train, { config, inputs: [pcaps] });
     const scorer = modelScorer(model, `without ${source}`);
     for (const [data, scores] of [
       [capped, cappedScores],
@@ -89,29 +144,23 @@ for (const seed of SEEDS) {
         scores[i] = p[k];
       });
       if (data === capped) {
-        const m = flowMetrics(
-          held.map((i) => data.y![i]),
-          p,
-          held.map((i) => data.groups[i]),
-          0.5,
+        onFold?.(
+          source,
+          flowMetrics(
+            held.map((i) => data.y![i]),
+            p,
+            held.map((i) => data.groups[i]),
+            0.5,
+          ),
         );
-        console.log(line(`  seed ${seed}, held out ${source}`, m));
       }
     }
   }
-  const mc = flowMetrics(capped.y!, cappedScores, capped.groups, 0.5);
-  const ma = flowMetrics(all.y!, allScores, all.groups, 0.5);
-  bySourceCapped.push(mc);
-  bySourceAll.push(ma);
-  console.log(line(`  seed ${seed}, pooled over the folds (capped)`, mc));
-  console.log(line(`  seed ${seed}, pooled over the folds (all flows)`, ma));
+  return {
+    cappedMetrics: flowMetrics(capped.y!, cappedScores, capped.groups, 0.5),
+    allMetrics: flowMetrics(all.y!, allScores, all.groups, 0.5),
+  };
 }
-summary("by source, capped flows", bySourceCapped, SUPERVISED.bySource);
-summary("by source, all flows", bySourceAll, null);
-
-console.log("\n3. training speed, one epoch of the ensemble on the benign flows (in process)");
-await speed(subset(capped, (i) => capped.y![i] === 0));
-console.log(`\ntotal ${seconds(started)}; load average ${loadavg()[0].toFixed(1)} at the end`);
 
 function summary(
   what: string,

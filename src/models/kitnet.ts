@@ -17,8 +17,9 @@ import { seededRandom, shuffleInPlace } from "../core/random.ts";
  * Each autoencoder is trained as KitNET's dA is, by per-row stochastic gradient descent (the gradient of the
  * cross-entropy of a sigmoid output, i.e. x − z at the output), here for `epochs` seeded shuffled passes over the
  * training rows instead of KitNET's single online pass. Plain Float64Array arithmetic, not tfjs: these networks have
- * 10 to 200 weights, and a per-row step costs well under a microsecond here against tens of microseconds of op
- * dispatch per tfjs call (bench/network-anomaly.ts prints both).
+ * a few to a few hundred weights, so tfjs's per-op dispatch dominates; one epoch on the shared benign flows ran about
+ * 5–10× faster than tfjs wasm in batches of 32 and ~200× faster than tfjs stepping per row as KitNET does
+ * (`npm run bench:network-anomaly` prints both).
  *
  * A feature that is constant on the training rows gets a scale of 1 instead of 1/0, so a later deviation counts by
  * its own (transformed) size; `transform: "log1p"` applies sign(x)·log(1 + |x|) first, because counts, bytes, rates
