@@ -214,9 +214,13 @@ export function registerNetwork(program: Command): void {
         crossValidation: {
           ...xv,
           meaning: {
-            metrics: "the chosen candidate's out-of-fold score: it chose the candidate, so it is optimistic",
+            metrics:
+              "kitnet" in model
+                ? "each fold scored by the anomaly model fitted on the benign flows of the other folds (nothing was chosen on it)"
+                : "the chosen candidate's out-of-fold score: it chose the candidate, so it is optimistic",
             heldOut: "each fold scored by the candidate chosen on the other folds (null with one candidate)",
-            bySource: "the chosen candidate with one fold per capture source (null without a source column)",
+            bySource:
+              "the chosen candidate with one fold per capture source (null without a source column, and for the anomaly model: see npm run bench:network-anomaly)",
           },
         },
         calibration: "calibration" in model ? model.calibration : null,
@@ -231,7 +235,7 @@ export function registerNetwork(program: Command): void {
     }
     console.log(`model written to ${opts.output}`);
     console.log(
-      `chosen: ${describeCandidate(model.hyperparameters)} (of ${xv.candidates} candidates); ${fitSummary(model)}`,
+      `chosen: ${describeCandidate(model.hyperparameters)}${xv.candidates > 1 ? ` (of ${xv.candidates} candidates)` : ""}; ${fitSummary(model)}`,
     );
     const line = (what: string, m: typeof xv.metrics) =>
       `${what}: ROC AUC ${fmt(m.rocAuc)} pooled, ${fmt(m.captureRocAuc)} per capture; PR AUC ${fmt(m.prAuc)}; recall ${percent(m.recall)}, precision ${percent(m.precision)}; capture recall ${percent(m.captureRecall)}, capture FPR ${percent(m.captureFpr)}`;

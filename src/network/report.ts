@@ -251,7 +251,12 @@ export async function writeTrainingReport(
     ["setting", "value"],
     [
       ["hyperparameters", describeCandidate(model.hyperparameters)],
-      ["threshold (probability)", model.threshold],
+      isKitnet(model)
+        ? [
+            "threshold",
+            `KitNET score ${model.calibration.rmseThreshold.toPrecision(4)} (flow score 0.5): flags ${(100 * model.calibration.expected.rate).toFixed(2)} % of ${model.calibration.expected.flows} held-out benign flows (95 % interval ${(100 * model.calibration.expected.lower).toFixed(2)}–${(100 * model.calibration.expected.upper).toFixed(2)} %), ${(100 * model.calibration.captureFpr).toFixed(2)} % averaged over ${model.calibration.captures} benign captures; target ${100 * model.calibration.targetFpr} %`,
+          ]
+        : ["threshold (probability)", model.threshold],
       ["features", `${model.featureNames.length} (${model.featureSet})`],
       ["fit", fitSummary(model)],
       ["flow timeouts", `idle ${model.timeouts.idleTimeout} s, active ${model.timeouts.activeTimeout} s`],

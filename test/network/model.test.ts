@@ -103,6 +103,17 @@ describe("grid configs", () => {
     const file = tmp.write("bad-grid.json", Buffer.from(JSON.stringify({ space: { penalty: ["l3"] } })));
     await assert.rejects(readNetworkGrid(file), /invalid grid config at space\.penalty/);
   });
+
+  test("the anomaly config is checked too: a misspelt setting is named", async () => {
+    const good = JSON.parse(readFileSync(KITNET_NETWORK_CONFIG, "utf8"));
+    const file = tmp.write(
+      "bad-kitnet.json",
+      Buffer.from(JSON.stringify({ ...good, params: { ...good.params, epoch: 3 } })),
+    );
+    await assert.rejects(readNetworkGrid(file), /invalid grid config at params: .*epoch/i);
+    const fpr = tmp.write("bad-fpr.json", Buffer.from(JSON.stringify({ ...good, targetFpr: 1.5 })));
+    await assert.rejects(readNetworkGrid(fpr), /invalid grid config at targetFpr/);
+  });
 });
 
 test("formatSaveTxt writes numpy's %.18e", () => {
