@@ -8,7 +8,7 @@ import type { KitnetGridConfig } from "./grid-config.ts";
 import { flowMetrics } from "./metrics.ts";
 import type { KitnetNetworkModel } from "./model.ts";
 import type { CandidateResult, KitnetCandidate, TrainOptions, TrainResult } from "./train.ts";
-import { makeFolds } from "./train.ts";
+import { makeFolds, trainingSummary } from "./train.ts";
 
 /**
  * The anomaly mode of `network train`: KitNET (src/models/kitnet.ts) fitted on the benign flows only.
@@ -119,17 +119,7 @@ export function trainAnomalyModel(
       heldOut: null,
       bySource: null,
     },
-    training: {
-      flows: data.rows.length,
-      malicious: y.length - benign.length,
-      captures: new Set(data.groups).size,
-      flowsBeforeCap: data.inputs.reduce((a, i) => a + i.flows, 0),
-      maxFlowsPerCapture: config.maxFlowsPerCapture,
-      ambiguousExcluded: data.ambiguous,
-      nonFiniteDropped: data.nonFinite,
-      cutExcluded: data.cutExcluded,
-      inputs: options.inputs,
-    },
+    training: trainingSummary(data, y.length - benign.length, config, options.inputs),
   };
   const result: CandidateResult = {
     candidate,

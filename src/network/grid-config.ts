@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { InputError } from "../core/errors.ts";
+import { kitnetParamsSchema } from "../models/kitnet.ts";
 import { FLOW_SELECTION_METRICS } from "./metrics.ts";
 
 /** The search space and cross-validation settings of `network train`, read from a JSON config file. */
@@ -53,15 +54,8 @@ const gbdtGrid = z.object({
 const kitnetGrid = z
   .object({
     model: z.literal("kitnet"),
-    params: z
-      .object({
-        maxClusterSize: z.number().int().min(1).max(1000),
-        hiddenRatio: z.number().positive().max(10),
-        learningRate: z.number().positive().max(10),
-        epochs: z.number().int().positive().max(10000),
-        transform: z.enum(["log1p", "none"]),
-      })
-      .strict(),
+    /** KitNET's settings; its seed is the config's. */
+    params: kitnetParamsSchema.omit({ seed: true }),
     targetFpr: z.number().gt(0).lt(1),
     ...common,
     selection: common.selection.optional(),

@@ -310,16 +310,19 @@ export function anomalyScore(model: KitnetNetworkModel): (row: Float64Array) => 
 }
 
 export function modelScorer(model: NetworkModel, source: string): FlowScorer {
+  const common = {
+    kind: "model" as const,
+    source,
+    featureSet: model.featureSet,
+    featureNames: model.featureNames,
+    threshold: model.threshold,
+    flowSource: "threatlens" as const,
+    timeouts: model.timeouts,
+  };
   if (isKitnet(model)) {
     const score = anomalyScore(model);
     return {
-      kind: "model",
-      source,
-      featureSet: model.featureSet,
-      featureNames: model.featureNames,
-      threshold: model.threshold,
-      flowSource: "threatlens",
-      timeouts: model.timeouts,
+      ...common,
       rankedWeights: [],
       importance: "none",
       probability: (rows) => Float64Array.from(rows, score),
@@ -328,13 +331,7 @@ export function modelScorer(model: NetworkModel, source: string): FlowScorer {
   if (isGbdt(model)) {
     const width = model.featureNames.length;
     return {
-      kind: "model",
-      source,
-      featureSet: model.featureSet,
-      featureNames: model.featureNames,
-      threshold: model.threshold,
-      flowSource: "threatlens",
-      timeouts: model.timeouts,
+      ...common,
       rankedWeights: rankWeights(model.featureNames, gbdtSplitCounts(model.gbdt)),
       importance: "splits",
       probability: (rows) => {
@@ -347,13 +344,7 @@ export function modelScorer(model: NetworkModel, source: string): FlowScorer {
     };
   }
   return {
-    kind: "model",
-    source,
-    featureSet: model.featureSet,
-    featureNames: model.featureNames,
-    threshold: model.threshold,
-    flowSource: "threatlens",
-    timeouts: model.timeouts,
+    ...common,
     rankedWeights: rankWeights(model.featureNames, model.pipeline.logistic.weights),
     importance: "weight",
     probability: (rows) => probaScaledLogistic(model.pipeline, rows),

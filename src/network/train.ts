@@ -267,17 +267,7 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
     timeouts: { ...DEFAULT_FLOW_TIMEOUTS, ...options.timeouts },
     threshold,
     crossValidation,
-    training: {
-      flows: data.rows.length,
-      malicious: positives,
-      captures: new Set(data.groups).size,
-      flowsBeforeCap: data.inputs.reduce((a, i) => a + i.flows, 0),
-      maxFlowsPerCapture: config.maxFlowsPerCapture,
-      ambiguousExcluded: data.ambiguous,
-      nonFiniteDropped: data.nonFinite,
-      cutExcluded: data.cutExcluded,
-      inputs: options.inputs,
-    },
+    training: trainingSummary(data, positives, config, options.inputs),
   };
   let model: NetworkModel;
   if (chosen.model === "gbdt") {
@@ -306,6 +296,26 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
     model = { ...common, pipeline, hyperparameters: chosen };
   }
   return { model, results, best, folds, heldOutProbability };
+}
+
+/** What a model was trained on, as the model file records it. */
+export function trainingSummary(
+  data: FlowDataset,
+  malicious: number,
+  config: Pick<NetworkGridConfig, "maxFlowsPerCapture">,
+  inputs: string[],
+) {
+  return {
+    flows: data.rows.length,
+    malicious,
+    captures: new Set(data.groups).size,
+    flowsBeforeCap: data.inputs.reduce((a, i) => a + i.flows, 0),
+    maxFlowsPerCapture: config.maxFlowsPerCapture,
+    ambiguousExcluded: data.ambiguous,
+    nonFiniteDropped: data.nonFinite,
+    cutExcluded: data.cutExcluded,
+    inputs,
+  };
 }
 
 export function gbdtParams(c: GbdtCandidate): GbdtParams {
