@@ -142,10 +142,10 @@ export function registerNetwork(program: Command): void {
           "FlowMeter's grid: 6 class weights × l1/l2 × 5 C × intercept, 10-fold stratified",
         )
         .addOption(
-          new Option("--cv <strategy>", "cross-validation folds (grouped: by capture)").choices([
-            "grouped",
-            "stratified",
-          ]),
+          new Option(
+            "--cv <strategy>",
+            "cross-validation folds (grouped: by capture; source: one fold per the manifest's source column; stratified: by flow)",
+          ).choices(["grouped", "source", "stratified"]),
         )
         .option("--folds <k>", "number of folds", positiveInteger)
         .option(
