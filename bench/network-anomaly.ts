@@ -87,7 +87,7 @@ summary("by source, capped flows", bySourceCapped, SUPERVISED.bySource);
 summary("by source, all flows", bySourceAll, null);
 
 console.log(
-  "\n3. sensitivity, by source, seed 7 (measured, not used to choose: the shipped settings are KitNET's own plus log1p)",
+  "\n3. sensitivity, by source, seed 7 (measured, not used to choose: the shipped settings are KitNET's own plus log1p and the range floor)",
 );
 const flowOnly = (data: FlowDataset): FlowDataset => ({
   ...data,
@@ -97,6 +97,7 @@ const flowOnly = (data: FlowDataset): FlowDataset => ({
 });
 const variants: [string, KitnetGridConfig, boolean][] = [
   ["shipped settings", config, false],
+  ["ranges not floored (KitNET's scaling)", { ...config, params: { ...config.params, minRange: 0 } }, false],
   ["no log transform", { ...config, params: { ...config.params, transform: "none" } }, false],
   ["flow statistics only (no context)", config, true],
   ["1 epoch (KitNET's single pass)", { ...config, params: { ...config.params, epochs: 1 } }, false],
@@ -110,7 +111,7 @@ for (const [what, variant, flowFeatures] of variants) {
     flowFeatures ? flowOnly(all) : all,
   );
   console.log(
-    `  ${what.padEnd(36)} capped: pooled ${fmt(r.cappedMetrics.rocAuc)}, per capture ${fmt(r.cappedMetrics.captureRocAuc)}; all flows: pooled ${fmt(r.allMetrics.rocAuc)}, per capture ${fmt(r.allMetrics.captureRocAuc)}`,
+    `  ${what.padEnd(40)} capped: pooled ${fmt(r.cappedMetrics.rocAuc)}, per capture ${fmt(r.cappedMetrics.captureRocAuc)}; all flows: pooled ${fmt(r.allMetrics.rocAuc)}, per capture ${fmt(r.allMetrics.captureRocAuc)}`,
   );
 }
 

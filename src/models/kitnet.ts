@@ -9,8 +9,8 @@ import { seededRandom, shuffleInPlace } from "../core/random.ts";
  *    hierarchical clustering on the distance 1 − corr(i, j), the dendrogram cut recursively until every cluster has
  *    at most `maxClusterSize` features (KitNET's corClust).
  * 2. Ensemble: one tiny autoencoder per cluster (one sigmoid hidden layer of ⌈hiddenRatio · inputs⌉ units, tied
- *    weights, sigmoid output, inputs min-max scaled on the training rows), each scoring a row by its reconstruction
- *    RMSE.
+ *    weights, sigmoid output, inputs min-max scaled on the training rows, the range floored at `minRange`), each
+ *    scoring a row by its reconstruction RMSE.
  * 3. Output: one more autoencoder of the same kind reconstructs the vector of the ensemble's RMSEs; its RMSE is the
  *    anomaly score.
  *
@@ -21,15 +21,21 @@ import { seededRandom, shuffleInPlace } from "../core/random.ts";
  * 5–10× faster than tfjs wasm in batches of 32 and ~200× faster than tfjs stepping per row as KitNET does
  * (`npm run bench:network-anomaly` prints both).
  *
- * A feature that is constant on the training rows gets a scale of 1 instead of 1/0, so a later deviation counts by
- * its own (transformed) size; `transform: "log1p"` applies sign(x)·log(1 + |x|) first, because counts, bytes, rates
- * and times are heavy-tailed and min-max scaling would otherwise squash normal rows into a corner.
+ * The range of the min-max scaling is floored at `minRange` (KitNET divides by max − min, whatever it is): a feature
+ * (or an ensemble RMSE) that barely varied on homogeneous normal rows would otherwise turn a tiny change into an
+ * enormous error — a service's flows that all carry the same few packets then make any flow seen before its last ACK
+ * look like an attack. With the floor, a change counts by its own (transformed) size once it is below the floor; a
+ * constant feature gets the floor too (scale 1 when the floor is 0). `transform: "log1p"` applies sign(x)·log(1 + |x|)
+ * first, because counts, bytes, rates and times are heavy-tailed and min-max scaling would otherwise squash normal
+ * rows into a corner; a floor of 1 then means "a factor of e in a feature that never varied is one unit".
  */
 export interface KitnetParams {
   /** Largest cluster (features per ensemble autoencoder); KitNET's m, 10 by default. */
   maxClusterSize: number;
   /** Hidden units per input of every autoencoder (KitNET: 0.75). */
   hiddenRatio: number;
+  /** Smallest range (max − min, in transformed units) that min-max scaling divides by. */
+  minRange: number;
   learningRate: number;
   /** Shuffled passes over the training rows, for the ensemble and then for the output autoencoder. */
   epochs: number;
@@ -40,6 +46,7 @@ export interface KitnetParams {
 export const DEFAULT_KITNET_PARAMS: Readonly<KitnetParams> = {
   maxClusterSize: 10,
   hiddenRatio: 0.75,
+  minRange: 1,
   learningRate: 0.1,
   epochs: 10,
   transform: "log1p",
@@ -55,7 +62,7 @@ export interface DenseAutoencoder {
   hiddenBias: number[];
   visibleBias: number[];
   min: number[];
-  /** 1 / (max − min), or 1 for a column constant on the training rows. */
+  /** 1 / max(max − min, minRange), or 1 for a column constant on the training rows when minRange is 0. */
   invRange: number[];
 }
 
@@ -176,10 +183,10 @@ function initAutoencoder(
   data: Float64Array,
   rows: number,
   inputs: number,
-  hiddenRatio: number,
+  params: KitnetParams,
   random: () => number,
 ): DenseAutoencoder {
-  const hidden = Math.max(1, Math.ceil(hiddenRatio * inputs));
+  const hidden = Math.max(1, Math.ceil(params.hiddenRatio * inputs));
   const min = new Array<number>(inputs).fill(Number.POSITIVE_INFINITY);
   const max = new Array<number>(inputs).fill(Number.NEGATIVE_INFINITY);
   for (let r = 0; r < rows; r++) {
@@ -189,7 +196,10 @@ function initAutoencoder(
       if (v > max[c]) max[c] = v;
     }
   }
-  const invRange = min.map((lo, c) => (max[c] > lo ? 1 / (max[c] - lo) : 1));
+  const invRange = min.map((lo, c) => {
+    const range = Math.max(max[c] - lo, params.minRange);
+    return range > 0 ? 1 / range : 1;
+  });
   // KitNET's initialisation: uniform in ±1/inputs, zero biases.
   const a = 1 / inputs;
   return {
@@ -305,17 +315,11 @@ export function trainKitnet(
   const clusters = mapFeatures(correlationMatrix(T, rows, columns), columns, params.maxClusterSize);
   const ensemble = clusters.map((cluster) => {
     const part = columnsOf(T, rows, columns, cluster);
-    return trainNet(
-      initAutoencoder(part, rows, cluster.length, params.hiddenRatio, random),
-      part,
-      rows,
-      params,
-      random,
-    );
+    return trainNet(initAutoencoder(part, rows, cluster.length, params, random), part, rows, params, random);
   });
   const rmse = ensembleRmse(ensemble, clusters, T, rows, columns);
   const output = trainNet(
-    initAutoencoder(rmse, rows, clusters.length, params.hiddenRatio, random),
+    initAutoencoder(rmse, rows, clusters.length, params, random),
     rmse,
     rows,
     params,
@@ -396,6 +400,7 @@ export const kitnetParamsSchema = z
   .object({
     maxClusterSize: z.number().int().min(1).max(1000),
     hiddenRatio: z.number().positive().max(10),
+    minRange: z.number().nonnegative().max(1e6),
     learningRate: z.number().positive().max(10),
     epochs: z.number().int().positive().max(10000),
     transform: z.enum(["log1p", "none"]),

@@ -4,7 +4,7 @@ import { type ArtifactSpec, parseArtifact, writeArtifact } from "../core/artifac
 import { ModelFileError } from "../core/errors.ts";
 import { StandardScaler } from "../core/scaling.ts";
 import { type GbdtModel, gbdtProbability, gbdtSplitCounts, validateGbdt } from "../models/gbdt.ts";
-import { type KitnetModel, kitnetRowScorer, validateKitnet } from "../models/kitnet.ts";
+import { type KitnetModel, kitnetParamsSchema, kitnetRowScorer, validateKitnet } from "../models/kitnet.ts";
 import { validateLogisticModel } from "../models/logistic.ts";
 import { probaScaledLogistic, type ScaledLogistic } from "../models/scaled-logistic.ts";
 import { type FeatureSet, type FlowSource, featureNamesOf } from "./dataset.ts";
@@ -112,15 +112,9 @@ export const networkGbdtSchema = z.object({
   training: trainingSchema,
 });
 
-export const kitnetHyperparametersSchema = z.object({
-  model: z.literal("kitnet"),
-  maxClusterSize: z.number().int().min(1),
-  hiddenRatio: z.number().positive(),
-  learningRate: z.number().positive(),
-  epochs: z.number().int().positive(),
-  transform: z.enum(["log1p", "none"]),
-  targetFpr: z.number().gt(0).lt(1),
-});
+export const kitnetHyperparametersSchema = kitnetParamsSchema
+  .omit({ seed: true })
+  .extend({ model: z.literal("kitnet"), targetFpr: z.number().gt(0).lt(1) });
 
 /**
  * How the anomaly threshold was set: `rmseThreshold` is the KitNET score (output RMSE) that `targetFpr` of the

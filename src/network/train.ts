@@ -4,6 +4,7 @@ import { expandGrid, selectBest } from "../core/grid.ts";
 import { runPool, siblingModule } from "../core/pool.ts";
 import { DEFAULT_GBDT_PARAMS, type GbdtParams, trainGbdt } from "../models/gbdt.ts";
 import type { GbdtFoldResult, GbdtFoldTask } from "../models/gbdt-cv-worker.ts";
+import type { KitnetParams } from "../models/kitnet.ts";
 import type { LogisticCvResult, LogisticCvTask } from "../models/logistic-cv-worker.ts";
 import { sampleWeights } from "../models/sample-weights.ts";
 import { type ClassWeightSpec, fitScaledLogistic, resolveClassWeight } from "../models/scaled-logistic.ts";
@@ -35,15 +36,7 @@ export interface GbdtCandidate {
 }
 
 /** The anomaly model's settings (one candidate: without labels there is nothing to choose by). */
-export interface KitnetCandidate {
-  model: "kitnet";
-  maxClusterSize: number;
-  hiddenRatio: number;
-  learningRate: number;
-  epochs: number;
-  transform: "log1p" | "none";
-  targetFpr: number;
-}
+export type KitnetCandidate = { model: "kitnet"; targetFpr: number } & Omit<KitnetParams, "seed">;
 
 export type Candidate = LogisticCandidate | GbdtCandidate | KitnetCandidate;
 
@@ -100,7 +93,7 @@ export function makeFolds(
 
 export function describeCandidate(c: Candidate): string {
   if (c.model === "kitnet") {
-    return `KitNET anomaly detector (benign flows only): clusters of ≤ ${c.maxClusterSize} features, hidden ${c.hiddenRatio} × inputs, learning rate ${c.learningRate}, ${c.epochs} epochs, transform ${c.transform}, threshold at ${100 * c.targetFpr} % of held-out benign flows`;
+    return `KitNET anomaly detector (benign flows only): clusters of ≤ ${c.maxClusterSize} features, hidden ${c.hiddenRatio} × inputs, ranges ≥ ${c.minRange}, learning rate ${c.learningRate}, ${c.epochs} epochs, transform ${c.transform}, threshold at ${100 * c.targetFpr} % of held-out benign flows`;
   }
   if (c.model === "gbdt") {
     return `boosted trees: ${c.iterations} trees, learning rate ${c.learningRate}, ≤ ${c.maxLeafNodes} leaves, ≥ ${c.minSamplesLeaf} flows per leaf, l2 ${c.l2}, weighting ${c.weighting}`;

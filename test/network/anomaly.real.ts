@@ -11,9 +11,10 @@ import { tempDir } from "./helpers/captures.ts";
 
 /**
  * The anomaly mode on a source it never saw: KitNET fitted on the benign nDPI captures only (with the shipped
- * config), evaluated on every labelled chrissanders capture. bench:network-anomaly measured this fold at per-capture
- * ROC AUC 0.71–0.72 and pooled 0.93 over three seeds, and 0.2–0.6 % of the flows of the unseen benign captures
- * flagged (target 1 %); the floors below are under those, with room for the seed.
+ * config), evaluated on every labelled chrissanders capture. Measured when written (seed 7): per-capture ROC AUC
+ * 0.655, pooled 0.944, 0.09 % of the flows of the unseen benign captures flagged (target 1 %; bench:network-anomaly's
+ * chrissanders fold, calibrated on other folds, flagged up to 3.3 %), 18.6 % of the malicious captures' flows. The
+ * floors are under those, with room for another seed.
  */
 const shared = join(fileURLToPath(import.meta.url), "..", "..", "..", "..", "shared", "data");
 const pcaps = join(shared, "pcaps");
@@ -49,8 +50,8 @@ describe("anomaly mode on the shared captures", { skip }, () => {
     const { evaluation: e } = await evaluateCommand(held, { model, manifest }, quiet);
     // Every capture but one: a 16 ms SYN flood holds only connection attempts cut short by its end (not scored).
     assert.equal(e.captures, held.length - 1);
-    assert.ok(e.captureRocAuc! > 0.65, `per-capture ROC AUC ${e.captureRocAuc}`);
-    assert.ok(e.rocAuc! > 0.88, `pooled ROC AUC ${e.rocAuc}`);
+    assert.ok(e.captureRocAuc! > 0.6, `per-capture ROC AUC ${e.captureRocAuc}`);
+    assert.ok(e.rocAuc! > 0.9, `pooled ROC AUC ${e.rocAuc}`);
     // The threshold was set at 1 % of held-out nDPI benign flows; on another source's benign captures it stays low.
     assert.ok(e.captureFpr! < 0.05, `mean share flagged in benign captures ${e.captureFpr}`);
     assert.ok(e.captureRecall! > 0.1, `mean share flagged in malicious captures ${e.captureRecall}`);

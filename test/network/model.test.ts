@@ -390,6 +390,7 @@ const kitnetQuick = {
   params: {
     maxClusterSize: 10,
     hiddenRatio: 0.75,
+    minRange: 1,
     learningRate: 0.1,
     epochs: 5,
     transform: "log1p" as const,
