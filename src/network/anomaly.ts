@@ -6,7 +6,7 @@ import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS } from "./flows/table.ts";
 import type { KitnetGridConfig } from "./grid-config.ts";
 import { flowMetrics } from "./metrics.ts";
-import type { KitnetNetworkModel } from "./model.ts";
+import { type KitnetNetworkModel, thresholdScore } from "./model.ts";
 import type { CandidateResult, KitnetCandidate, TrainOptions, TrainResult } from "./train.ts";
 import { makeFolds, trainingSummary } from "./train.ts";
 
@@ -79,7 +79,7 @@ export function trainAnomalyModel(
       `the calibrated threshold is ${rmseThreshold}: the benign flows are too few or all alike for a false-positive rate of ${config.targetFpr}`,
     );
   }
-  const probability = Float64Array.from(rmse, (r) => r / (r + rmseThreshold));
+  const probability = Float64Array.from(rmse, (r) => thresholdScore(r, rmseThreshold));
   const fitMs = performance.now() - started;
   options.onStage?.(`fitting the shipped model on all ${benign.length} benign flows`);
   const kitnet = trainKitnet(matrixOf(data, benign), benign.length, width, params);

@@ -292,15 +292,25 @@ export function rankWeights(
     .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight) || a.feature.localeCompare(b.feature));
 }
 
-/** The anomaly model's flow score: r / (r + t), 0.5 at the calibrated threshold t, increasing with the KitNET score r. */
+/** The largest double below 0.5. */
+const BELOW_HALF = 0.5 - 2 ** -54;
+
+/**
+ * A KitNET score r as a flow score: r / (r + t), 0.5 at the calibrated threshold t, increasing with r — clamped so
+ * that rounding cannot move a flow across the threshold: the score is ≥ 0.5 exactly when r ≥ t, as calibrated.
+ */
+export function thresholdScore(r: number, t: number): number {
+  // Only absurd weights (a hand-edited file within the schema's finite bounds) overflow: flag such a score.
+  if (!Number.isFinite(r)) return 1;
+  const s = r / (r + t);
+  return r >= t ? Math.max(s, 0.5) : Math.min(s, BELOW_HALF);
+}
+
+/** The anomaly model's flow score (see thresholdScore). */
 export function anomalyScore(model: KitnetNetworkModel): (row: Float64Array) => number {
   const rmse = kitnetRowScorer(model.kitnet);
   const t = model.calibration.rmseThreshold;
-  return (row) => {
-    const r = rmse(row);
-    // Only absurd weights (a hand-edited file within the schema's finite bounds) overflow: flag such a score.
-    return Number.isFinite(r) ? r / (r + t) : 1;
-  };
+  return (row) => thresholdScore(rmse(row), t);
 }
 
 export function modelScorer(model: NetworkModel, source: string): FlowScorer {

@@ -26,6 +26,7 @@ import {
   type NetworkModel,
   parseNetworkModel,
   saveNetworkModel,
+  thresholdScore,
 } from "../../src/network/model.ts";
 import { gridCandidates, trainNetworkModel } from "../../src/network/train.ts";
 import { tempDir } from "./helpers/captures.ts";
@@ -298,6 +299,20 @@ describe("model files", () => {
       exportFlowMeterParams(model, join(tmp.dir, "nope-kitnet")),
       (e) => e instanceof UsageError && /KitNET/.test(e.message),
     );
+  });
+
+  test("anomaly score: at or above the calibrated KitNET threshold exactly when the flow score is ≥ 0.5", () => {
+    const random = seededRandom(5);
+    for (let trial = 0; trial < 2000; trial++) {
+      const t = 10 ** (6 * random() - 3);
+      // Around the threshold, where r / (r + t) rounds to 0.5 on either side.
+      const r = trial % 2 === 0 ? t * (1 + (random() - 0.5) * 1e-14) : t * 10 ** (4 * random() - 2);
+      const s = thresholdScore(r, t);
+      assert.equal(s >= 0.5, r >= t, `r ${r}, t ${t}, score ${s}`);
+      assert.ok(s > 0 && s < 1);
+    }
+    assert.equal(thresholdScore(Number.POSITIVE_INFINITY, 1), 1);
+    assert.ok(thresholdScore(2, 1) < thresholdScore(3, 1));
   });
 
   test("anomaly model: no benign input, too few benign captures or --threshold are refused with the reason", async () => {
