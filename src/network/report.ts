@@ -217,34 +217,41 @@ export async function writeTrainingReport(
     "Out-of-fold scores: ROC AUC of the category's flows against all benign flows, each capture weighted equally.",
   );
   categoryTable(report, perCategory);
-  report.section("Grid search", `Candidates ranked by ${model.crossValidation.selection.join(", then ")}.`);
-  const order = results.map((_, i) => i);
-  report.table(
-    [
-      "candidate",
-      "ROC AUC",
-      "ROC AUC per capture",
-      "PR AUC",
-      "recall",
-      "precision",
-      "max iterations",
-      "fit s",
-    ],
-    order.map((i) => {
-      const r = results[i];
-      return [
-        describeCandidate(r.candidate),
-        r.metrics.rocAuc ?? Number.NaN,
-        r.metrics.captureRocAuc ?? Number.NaN,
-        r.metrics.prAuc ?? Number.NaN,
-        r.metrics.recall,
-        r.metrics.precision,
-        r.maxIterations,
-        r.fitMs / 1000,
-      ];
-    }),
-    { highlightRow: best, maxRows: 150, percentColumns: ["recall", "precision"] },
-  );
+  if (isKitnet(model)) {
+    report.section(
+      "Calibration",
+      `No grid search: the anomaly model is fitted on benign flows only. ${model.calibration.method}; the threshold is the KitNET score that ${100 * model.calibration.targetFpr} % of those out-of-fold benign flows reach.`,
+    );
+  } else {
+    report.section("Grid search", `Candidates ranked by ${model.crossValidation.selection.join(", then ")}.`);
+    const order = results.map((_, i) => i);
+    report.table(
+      [
+        "candidate",
+        "ROC AUC",
+        "ROC AUC per capture",
+        "PR AUC",
+        "recall",
+        "precision",
+        "max iterations",
+        "fit s",
+      ],
+      order.map((i) => {
+        const r = results[i];
+        return [
+          describeCandidate(r.candidate),
+          r.metrics.rocAuc ?? Number.NaN,
+          r.metrics.captureRocAuc ?? Number.NaN,
+          r.metrics.prAuc ?? Number.NaN,
+          r.metrics.recall,
+          r.metrics.precision,
+          r.maxIterations,
+          r.fitMs / 1000,
+        ];
+      }),
+      { highlightRow: best, maxRows: 150, percentColumns: ["recall", "precision"] },
+    );
+  }
   report.section("Model");
   if (charts.weights) report.chart(charts.weights);
   report.table(

@@ -118,12 +118,17 @@ describe("threatlens network, anomaly mode (CLI, generated captures)", () => {
       config,
       "-o",
       mixed,
+      "--report",
+      join(tmp.dir, "report"),
       "--json",
       "-q",
     ]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.ok(out.training.malicious > 0);
+    const html = readFileSync(out.report, "utf8");
+    assert.match(html, /No grid search: the anomaly model is fitted on benign flows only/);
+    assert.match(html, /KitNET score [\d.e-]+ \(flow score 0\.5\)/);
     assert.ok(out.crossValidation.metrics.captureRocAuc > 0.9, JSON.stringify(out.crossValidation.metrics));
     // The shipped model is fitted on the same benign flows as the benign-only one: the same network.
     const kitnet = (path: string) => JSON.parse(readFileSync(path, "utf8")).payload.kitnet;
