@@ -4,11 +4,11 @@ import { clopperPearson } from "../core/tail.ts";
 import { type KitnetParams, kitnetScores, trainKitnet } from "../models/kitnet.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS } from "./flows/table.ts";
+import { makeFolds, trainingSummary } from "./folds.ts";
 import type { KitnetGridConfig } from "./grid-config.ts";
 import { flowMetrics } from "./metrics.ts";
 import { type KitnetNetworkModel, thresholdScore } from "./model.ts";
 import type { CandidateResult, KitnetCandidate, TrainOptions, TrainResult } from "./train.ts";
-import { makeFolds, trainingSummary } from "./train.ts";
 
 /**
  * The anomaly mode of `network train`: KitNET (src/models/kitnet.ts) fitted on the benign flows only.

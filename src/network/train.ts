@@ -1,5 +1,5 @@
 import { InputError, UsageError } from "../core/errors.ts";
-import { type Fold, leaveOneGroupOut, stratifiedGroupKFold, stratifiedKFold } from "../core/folds.ts";
+import { type Fold, leaveOneGroupOut } from "../core/folds.ts";
 import { expandGrid, selectBest } from "../core/grid.ts";
 import { runPool, siblingModule } from "../core/pool.ts";
 import { DEFAULT_GBDT_PARAMS, type GbdtParams, trainGbdt } from "../models/gbdt.ts";
@@ -12,6 +12,7 @@ import type { FeatureTransform } from "../models/scaled-svm.ts";
 import { trainAnomalyModel } from "./anomaly.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from "./flows/table.ts";
+import { makeFolds, sourcesOf, trainingSummary } from "./folds.ts";
 import type { NetworkGridConfig } from "./grid-config.ts";
 import { type FlowMetrics, flowMetrics, selectionRecord } from "./metrics.ts";
 import type { NetworkModel } from "./model.ts";
@@ -60,35 +61,6 @@ export function gridCandidates(config: NetworkGridConfig): Candidate[] {
     }));
   }
   return expandGrid<LogisticCandidate & Record<string, unknown>>(config.space);
-}
-
-/** Capture sources of the flows (manifest `source` column), or null when the inputs have none. */
-function sourcesOf(data: FlowDataset): string[] | null {
-  if (data.sources.length !== data.rows.length || data.sources.some((s) => s === "")) return null;
-  return data.sources;
-}
-
-export function makeFolds(
-  data: FlowDataset & { y: Uint8Array },
-  config: Pick<NetworkGridConfig, "cv" | "folds" | "seed">,
-): Fold[] {
-  if (config.cv === "stratified") return stratifiedKFold(data.y, config.folds, config.seed);
-  if (config.cv === "source") {
-    const sources = sourcesOf(data);
-    if (sources === null) {
-      throw new UsageError(
-        "--cv source needs a manifest with a source column naming every input's origin (../shared/data/pcaps/manifest.tsv has one)",
-      );
-    }
-    return leaveOneGroupOut(sources);
-  }
-  const captures = new Set(data.groups).size;
-  if (captures < config.folds) {
-    throw new UsageError(
-      `grouped ${config.folds}-fold cross-validation needs at least ${config.folds} captures, the inputs have ${captures}; lower --folds or use --cv stratified`,
-    );
-  }
-  return stratifiedGroupKFold(data.y, data.groups, config.folds, config.seed);
 }
 
 export function describeCandidate(c: Candidate): string {
@@ -289,26 +261,6 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
     model = { ...common, pipeline, hyperparameters: chosen };
   }
   return { model, results, best, folds, heldOutProbability };
-}
-
-/** What a model was trained on, as the model file records it. */
-export function trainingSummary(
-  data: FlowDataset,
-  malicious: number,
-  config: Pick<NetworkGridConfig, "maxFlowsPerCapture">,
-  inputs: string[],
-) {
-  return {
-    flows: data.rows.length,
-    malicious,
-    captures: new Set(data.groups).size,
-    flowsBeforeCap: data.inputs.reduce((a, i) => a + i.flows, 0),
-    maxFlowsPerCapture: config.maxFlowsPerCapture,
-    ambiguousExcluded: data.ambiguous,
-    nonFiniteDropped: data.nonFinite,
-    cutExcluded: data.cutExcluded,
-    inputs,
-  };
 }
 
 export function gbdtParams(c: GbdtCandidate): GbdtParams {
