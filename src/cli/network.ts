@@ -82,7 +82,9 @@ function maxFlows(value: string): number | null {
 export function registerNetwork(program: Command): void {
   const group = program
     .command("network")
-    .description("network flow detector: captures → bidirectional flows → weighted logistic regression");
+    .description(
+      "network flow detector: captures → bidirectional flows + context → boosted trees, logistic regression or an anomaly model fitted on benign traffic (KitNET)",
+    );
 
   timeoutOptions(
     group
@@ -127,20 +129,23 @@ export function registerNetwork(program: Command): void {
       group
         .command("train")
         .description(
-          "grid-search a weighted logistic regression with cross-validation and save the best model",
+          "grid-search a model with cross-validation and save the best (--config config/network-kitnet.json: an anomaly model fitted on the benign inputs only)",
         )
         .argument("<inputs...>", INPUT_HELP)
         .requiredOption("-o, --output <model>", "model file to write (JSON)")
-        .option("--config <file>", "grid search config (JSON; default config/network-grid.json)")
+        .option(
+          "--config <file>",
+          "grid search config (JSON; default config/network-grid.json; config/network-kitnet.json for the anomaly model)",
+        )
         .option(
           "--reference-grid",
           "FlowMeter's grid: 6 class weights × l1/l2 × 5 C × intercept, 10-fold stratified",
         )
         .addOption(
-          new Option("--cv <strategy>", "cross-validation folds (grouped: by capture)").choices([
-            "grouped",
-            "stratified",
-          ]),
+          new Option(
+            "--cv <strategy>",
+            "cross-validation folds (grouped: by capture; source: one fold per the manifest's source column; stratified: by flow)",
+          ).choices(["grouped", "source", "stratified"]),
         )
         .option("--folds <k>", "number of folds", positiveInteger)
         .option(
@@ -209,11 +214,16 @@ export function registerNetwork(program: Command): void {
         crossValidation: {
           ...xv,
           meaning: {
-            metrics: "the chosen candidate's out-of-fold score: it chose the candidate, so it is optimistic",
+            metrics:
+              "kitnet" in model
+                ? "each fold scored by the anomaly model fitted on the benign flows of the other folds (nothing was chosen on it)"
+                : "the chosen candidate's out-of-fold score: it chose the candidate, so it is optimistic",
             heldOut: "each fold scored by the candidate chosen on the other folds (null with one candidate)",
-            bySource: "the chosen candidate with one fold per capture source (null without a source column)",
+            bySource:
+              "the chosen candidate with one fold per capture source (null without a source column, and for the anomaly model: see npm run bench:network-anomaly)",
           },
         },
+        calibration: "calibration" in model ? model.calibration : null,
         training: model.training,
         perCategory: breakdown.perCategory,
         perCapture: breakdown.perCapture,
@@ -225,16 +235,15 @@ export function registerNetwork(program: Command): void {
     }
     console.log(`model written to ${opts.output}`);
     console.log(
-      `chosen: ${describeCandidate(model.hyperparameters)} (of ${xv.candidates} candidates); ${fitSummary(model)}`,
+      `chosen: ${describeCandidate(model.hyperparameters)}${xv.candidates > 1 ? ` (of ${xv.candidates} candidates)` : ""}; ${fitSummary(model)}`,
     );
     const line = (what: string, m: typeof xv.metrics) =>
       `${what}: ROC AUC ${fmt(m.rocAuc)} pooled, ${fmt(m.captureRocAuc)} per capture; PR AUC ${fmt(m.prAuc)}; recall ${percent(m.recall)}, precision ${percent(m.precision)}; capture recall ${percent(m.captureRecall)}, capture FPR ${percent(m.captureFpr)}`;
-    console.log(
-      line(
-        `cross-validated (${xv.strategy}, ${xv.folds} folds; the score that chose this candidate${xv.candidates > 1 ? ", optimistic" : ""})`,
-        xv.metrics,
-      ),
-    );
+    const how =
+      "kitnet" in model
+        ? "each fold scored by a model fitted on the benign flows of the others"
+        : `the score that chose this candidate${xv.candidates > 1 ? ", optimistic" : ""}`;
+    console.log(line(`cross-validated (${xv.strategy}, ${xv.folds} folds; ${how})`, xv.metrics));
     if (xv.heldOut)
       console.log(line("held out (each fold scored by the candidate chosen on the others)", xv.heldOut));
     if (xv.bySource) console.log(line("by source (one fold per capture source)", xv.bySource));
@@ -302,12 +311,14 @@ export function registerNetwork(program: Command): void {
         ]),
       ),
     );
-    console.log(
-      `${e.model.importance === "weight" ? "largest weights" : "most used in splits"}: ${e.features
-        .slice(0, 6)
-        .map((f) => `${f.feature} ${f.weight.toFixed(3)}`)
-        .join(", ")}`,
-    );
+    if (e.model.importance !== "none") {
+      console.log(
+        `${e.model.importance === "weight" ? "largest weights" : "most used in splits"}: ${e.features
+          .slice(0, 6)
+          .map((f) => `${f.feature} ${f.weight.toFixed(3)}`)
+          .join(", ")}`,
+      );
+    }
     if (e.ambiguousExcluded.length > 0)
       console.log(`${e.ambiguousExcluded.length} ambiguous input(s) excluded`);
     if (e.cutExcluded > 0)

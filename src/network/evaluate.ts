@@ -40,7 +40,7 @@ export interface NetworkEvaluation extends FlowMetrics {
     source: string;
     featureSet: string;
     flowSource: string;
-    importance: "weight" | "splits";
+    importance: "weight" | "splits" | "none";
   };
   ambiguousExcluded: string[];
   nonFiniteDropped: number;

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { InputError } from "../core/errors.ts";
+import { kitnetParamsSchema } from "../models/kitnet.ts";
 import { FLOW_SELECTION_METRICS } from "./metrics.ts";
 
 /** The search space and cross-validation settings of `network train`, read from a JSON config file. */
@@ -45,8 +46,24 @@ const gbdtGrid = z.object({
   }),
   ...common,
 });
-export const networkGridSchema = z.union([gbdtGrid, logisticGrid]);
+/**
+ * The anomaly model (KitNET): fitted on the benign flows only, so there is nothing to grid-search; the folds are the
+ * calibration folds (each benign flow scored by a model fitted without its capture), and the threshold is set so that
+ * `targetFpr` of those held-out benign flows are flagged.
+ */
+const kitnetGrid = z
+  .object({
+    model: z.literal("kitnet"),
+    /** KitNET's settings; its seed is the config's. */
+    params: kitnetParamsSchema.omit({ seed: true }),
+    targetFpr: z.number().gt(0).lt(1),
+    ...common,
+    selection: common.selection.optional(),
+  })
+  .strict();
+export const networkGridSchema = z.union([gbdtGrid, logisticGrid, kitnetGrid]);
 export type NetworkGridConfig = z.infer<typeof networkGridSchema>;
+export type KitnetGridConfig = z.infer<typeof kitnetGrid>;
 export type LogisticGridConfig = z.infer<typeof logisticGrid>;
 export type GbdtGridConfig = z.infer<typeof gbdtGrid>;
 
@@ -55,6 +72,7 @@ const CONFIG_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "co
 export const DEFAULT_NETWORK_GRID = join(CONFIG_DIR, "network-grid.json");
 export const REFERENCE_NETWORK_GRID = join(CONFIG_DIR, "network-grid-reference.json");
 export const LOGISTIC_NETWORK_GRID = join(CONFIG_DIR, "network-grid-logistic.json");
+export const KITNET_NETWORK_CONFIG = join(CONFIG_DIR, "network-kitnet.json");
 
 export async function readNetworkGrid(file: string): Promise<NetworkGridConfig> {
   let raw: unknown;
@@ -65,7 +83,8 @@ export async function readNetworkGrid(file: string): Promise<NetworkGridConfig> 
   }
   // One schema per model kind, so that an error names the field rather than "no kind matched".
   const kind = (raw as { model?: unknown } | null)?.model;
-  const parsed = (kind === "gbdt" ? gbdtGrid : logisticGrid).safeParse(raw);
+  const schema = kind === "gbdt" ? gbdtGrid : kind === "kitnet" ? kitnetGrid : logisticGrid;
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InputError(`invalid grid config at ${issue.path.join(".") || "top level"}: ${issue.message}`, {

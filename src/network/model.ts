@@ -4,6 +4,7 @@ import { type ArtifactSpec, parseArtifact, writeArtifact } from "../core/artifac
 import { ModelFileError } from "../core/errors.ts";
 import { StandardScaler } from "../core/scaling.ts";
 import { type GbdtModel, gbdtProbability, gbdtSplitCounts, validateGbdt } from "../models/gbdt.ts";
+import { type KitnetModel, kitnetParamsSchema, kitnetRowScorer, validateKitnet } from "../models/kitnet.ts";
 import { validateLogisticModel } from "../models/logistic.ts";
 import { probaScaledLogistic, type ScaledLogistic } from "../models/scaled-logistic.ts";
 import { type FeatureSet, type FlowSource, featureNamesOf } from "./dataset.ts";
@@ -111,16 +112,64 @@ export const networkGbdtSchema = z.object({
   training: trainingSchema,
 });
 
+export const kitnetHyperparametersSchema = kitnetParamsSchema
+  .omit({ seed: true })
+  .extend({ model: z.literal("kitnet"), targetFpr: z.number().gt(0).lt(1) });
+
+/**
+ * How the anomaly threshold was set: `rmseThreshold` is the KitNET score (output RMSE) that `targetFpr` of the
+ * held-out benign flows reach; `expected` is the share of those flows at or above it, with its exact 95 % interval,
+ * and `captureFpr` the mean of that share over the benign captures (each counts once).
+ */
+const calibrationSchema = z.object({
+  rmseThreshold: z.number().positive().refine(Number.isFinite, "must be finite"),
+  targetFpr: z.number().gt(0).lt(1),
+  expected: z.object({
+    flagged: z.number().int().nonnegative(),
+    flows: z.number().int().positive(),
+    rate: z.number().min(0).max(1),
+    lower: z.number().min(0).max(1),
+    upper: z.number().min(0).max(1),
+  }),
+  captures: z.number().int().positive(),
+  captureFpr: z.number().min(0).max(1),
+  method: z.string(),
+});
+
+/**
+ * The anomaly model file: KitNET fitted on benign flows. Its flow score is r / (r + t) for the KitNET score r and the
+ * calibrated threshold t, so that scores live in (0, 1) like the supervised models' probabilities and the threshold
+ * is 0.5 (the score is not a probability; it orders flows as r does).
+ */
+export const networkKitnetSchema = z.object({
+  featureSet: z.enum(["all", "flow", "flowmeter"]),
+  featureNames: z.array(z.string()).nonempty(),
+  timeouts: timeoutsSchema,
+  kitnet: z.unknown(),
+  hyperparameters: kitnetHyperparametersSchema,
+  threshold: z.literal(0.5),
+  calibration: calibrationSchema,
+  crossValidation: crossValidationSchema,
+  training: trainingSchema,
+});
+
 export type LogisticNetworkModel = Omit<z.infer<typeof networkModelSchema>, "pipeline"> & {
   pipeline: ScaledLogistic;
   model?: undefined;
 };
 export type GbdtNetworkModel = Omit<z.infer<typeof networkGbdtSchema>, "gbdt"> & { gbdt: GbdtModel };
-/** A network model file of either kind; `hyperparameters.model` tells which ("gbdt", or absent for logistic). */
-export type NetworkModel = LogisticNetworkModel | GbdtNetworkModel;
+export type KitnetNetworkModel = Omit<z.infer<typeof networkKitnetSchema>, "kitnet"> & {
+  kitnet: KitnetModel;
+};
+/** A network model file of any kind; `hyperparameters.model` tells which ("gbdt", "kitnet", or absent for logistic). */
+export type NetworkModel = LogisticNetworkModel | GbdtNetworkModel | KitnetNetworkModel;
 
 export function isGbdt(model: NetworkModel): model is GbdtNetworkModel {
   return "gbdt" in model;
+}
+
+export function isKitnet(model: NetworkModel): model is KitnetNetworkModel {
+  return "kitnet" in model;
 }
 
 export const NETWORK_MODEL: ArtifactSpec<z.infer<typeof networkModelSchema>> = {
@@ -135,8 +184,15 @@ export const NETWORK_GBDT_MODEL: ArtifactSpec<z.infer<typeof networkGbdtSchema>>
   schema: networkGbdtSchema,
 };
 
+export const NETWORK_KITNET_MODEL: ArtifactSpec<z.infer<typeof networkKitnetSchema>> = {
+  kind: "network-kitnet",
+  version: 1,
+  schema: networkKitnetSchema,
+};
+
 export async function saveNetworkModel(path: string, model: NetworkModel): Promise<void> {
-  if (isGbdt(model)) await writeArtifact(path, NETWORK_GBDT_MODEL, model);
+  if (isKitnet(model)) await writeArtifact(path, NETWORK_KITNET_MODEL, model);
+  else if (isGbdt(model)) await writeArtifact(path, NETWORK_GBDT_MODEL, model);
   else await writeArtifact(path, NETWORK_MODEL, model);
 }
 
@@ -163,6 +219,17 @@ export function parseNetworkModel(text: string, path: string): NetworkModel {
     checkFeatureNames(payload.featureSet, payload.featureNames, path);
     const gbdt = validateGbdt(payload.gbdt, { file: path, features: payload.featureNames.length });
     return { ...payload, gbdt };
+  }
+  if (kind === NETWORK_KITNET_MODEL.kind) {
+    const payload = parseArtifact(text, NETWORK_KITNET_MODEL, path);
+    checkFeatureNames(payload.featureSet, payload.featureNames, path);
+    const kitnet = validateKitnet(payload.kitnet, { file: path, features: payload.featureNames.length });
+    if (payload.calibration.targetFpr !== payload.hyperparameters.targetFpr) {
+      throw new ModelFileError("calibration.targetFpr differs from hyperparameters.targetFpr", {
+        file: path,
+      });
+    }
+    return { ...payload, kitnet };
   }
   const payload = parseArtifact(text, NETWORK_MODEL, path);
   const fail = (message: string): never => {
@@ -201,17 +268,18 @@ export interface FlowScorer {
   source: string;
   featureSet: FeatureSet;
   featureNames: readonly string[];
-  /** Flows with P(malicious) ≥ threshold are flagged. */
+  /** Flows with P(malicious) ≥ threshold are flagged (the anomaly model: score ≥ 0.5, see anomalyScore). */
   threshold: number;
   /** How captures are cut into flows for this model. */
   flowSource: FlowSource;
   timeouts: Partial<FlowTimeouts>;
   /**
    * Features ranked by what the model makes of them, largest first: |weight| on the standardised features for a
-   * logistic regression ("weight"), the number of tree splits on the feature for boosted trees ("splits").
+   * logistic regression ("weight"), the number of tree splits on the feature for boosted trees ("splits"); none for
+   * the anomaly model, which has no per-feature weight ("none", empty list).
    */
   rankedWeights: { feature: string; weight: number }[];
-  importance: "weight" | "splits";
+  importance: "weight" | "splits" | "none";
   probability(rows: readonly Float64Array[]): Float64Array;
 }
 
@@ -224,17 +292,50 @@ export function rankWeights(
     .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight) || a.feature.localeCompare(b.feature));
 }
 
+/** The largest double below 0.5. */
+const BELOW_HALF = 0.5 - 2 ** -54;
+
+/**
+ * A KitNET score r as a flow score: r / (r + t), 0.5 at the calibrated threshold t, increasing with r — clamped so
+ * that rounding cannot move a flow across the threshold: the score is ≥ 0.5 exactly when r ≥ t, as calibrated.
+ */
+export function thresholdScore(r: number, t: number): number {
+  // Only absurd weights (a hand-edited file within the schema's finite bounds) overflow: flag such a score.
+  if (!Number.isFinite(r)) return 1;
+  const s = r / (r + t);
+  return r >= t ? Math.max(s, 0.5) : Math.min(s, BELOW_HALF);
+}
+
+/** The anomaly model's flow score (see thresholdScore). */
+export function anomalyScore(model: KitnetNetworkModel): (row: Float64Array) => number {
+  const rmse = kitnetRowScorer(model.kitnet);
+  const t = model.calibration.rmseThreshold;
+  return (row) => thresholdScore(rmse(row), t);
+}
+
 export function modelScorer(model: NetworkModel, source: string): FlowScorer {
+  const common = {
+    kind: "model" as const,
+    source,
+    featureSet: model.featureSet,
+    featureNames: model.featureNames,
+    threshold: model.threshold,
+    flowSource: "threatlens" as const,
+    timeouts: model.timeouts,
+  };
+  if (isKitnet(model)) {
+    const score = anomalyScore(model);
+    return {
+      ...common,
+      rankedWeights: [],
+      importance: "none",
+      probability: (rows) => Float64Array.from(rows, score),
+    };
+  }
   if (isGbdt(model)) {
     const width = model.featureNames.length;
     return {
-      kind: "model",
-      source,
-      featureSet: model.featureSet,
-      featureNames: model.featureNames,
-      threshold: model.threshold,
-      flowSource: "threatlens",
-      timeouts: model.timeouts,
+      ...common,
       rankedWeights: rankWeights(model.featureNames, gbdtSplitCounts(model.gbdt)),
       importance: "splits",
       probability: (rows) => {
@@ -247,13 +348,7 @@ export function modelScorer(model: NetworkModel, source: string): FlowScorer {
     };
   }
   return {
-    kind: "model",
-    source,
-    featureSet: model.featureSet,
-    featureNames: model.featureNames,
-    threshold: model.threshold,
-    flowSource: "threatlens",
-    timeouts: model.timeouts,
+    ...common,
     rankedWeights: rankWeights(model.featureNames, model.pipeline.logistic.weights),
     importance: "weight",
     probability: (rows) => probaScaledLogistic(model.pipeline, rows),
@@ -262,6 +357,11 @@ export function modelScorer(model: NetworkModel, source: string): FlowScorer {
 
 /** How the final fit went, in one line. */
 export function fitSummary(model: NetworkModel): string {
+  if (isKitnet(model)) {
+    const k = model.kitnet;
+    const c = model.calibration;
+    return `${k.clusters.length} autoencoders of ≤ ${Math.max(...k.clusters.map((x) => x.length))} features + an output autoencoder; threshold ${c.rmseThreshold.toPrecision(4)} (RMSE) flags ${(100 * c.expected.rate).toFixed(2)} % of ${c.expected.flows} held-out benign flows (95 % interval ${(100 * c.expected.lower).toFixed(2)}–${(100 * c.expected.upper).toFixed(2)} %)`;
+  }
   if (isGbdt(model)) {
     const nodes = model.gbdt.trees.reduce((a, t) => a + t.feature.length, 0);
     return `${model.gbdt.trees.length} trees, ${nodes} nodes`;

@@ -108,7 +108,10 @@ export async function trainCommand(
     timeouts: options.timeouts,
     inputs,
     onStage: (m) => progress.info(m),
-    onProgress: countProgress(progress, "grid search", config.model === "gbdt" ? "fits" : "candidates"),
+    onProgress:
+      config.model === "kitnet"
+        ? countProgress(progress, "calibration folds and final fit", "fits")
+        : countProgress(progress, "grid search", config.model === "gbdt" ? "fits" : "candidates"),
   });
   await mkdir(dirname(options.output), { recursive: true });
   await saveNetworkModel(options.output, result.model);

@@ -6,7 +6,7 @@ import { gbdtSplitCounts } from "../models/gbdt.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { type CategoryRow, captureBreakdown, type NetworkEvaluation } from "./evaluate.ts";
 import type { FlowMetrics } from "./metrics.ts";
-import { fitSummary, isGbdt, type NetworkModel } from "./model.ts";
+import { fitSummary, isGbdt, isKitnet, type NetworkModel } from "./model.ts";
 import { type CandidateResult, describeCandidate } from "./train.ts";
 
 /**
@@ -86,7 +86,7 @@ export async function writeEvaluationReport(
   const y = data.y ?? new Uint8Array(probability.length);
   await add("confusion-matrix", confusionMatrixSpec(e.confusion, CLASS_NAMES, "Confusion matrix (flows)"));
   await curves(add, y, probability, e, "", "flows");
-  await add("weights", weightsChart(e.features, e.model.importance));
+  if (e.model.importance !== "none") await add("weights", weightsChart(e.features, e.model.importance));
   const shares = CLASS_NAMES.map((name) => ({
     name: `${name} captures`,
     values: e.perCapture.filter((c) => c.label === name).map((c) => c.flaggedShare),
@@ -146,11 +146,15 @@ export async function writeEvaluationReport(
     e.perCapture.map((c) => [basename(c.capture), c.label, c.category, c.flows, c.flagged, c.flaggedShare]),
     { percentColumns: ["share flagged"] },
   );
-  report.section(
-    "Features",
-    "Weights of the standardised features, largest magnitude first (positive = malicious).",
-  );
-  report.chart(charts.weights);
+  if (charts.weights) {
+    report.section(
+      "Features",
+      e.model.importance === "splits"
+        ? "Tree splits per feature, most used first."
+        : "Weights of the standardised features, largest magnitude first (positive = malicious).",
+    );
+    report.chart(charts.weights);
+  }
   const path = join(dir, "report.html");
   await report.write(path);
   return path;
@@ -181,16 +185,18 @@ export async function writeTrainingReport(
     confusionMatrixSpec(m.confusion, CLASS_NAMES, "Cross-validated confusion matrix"),
   );
   await curves(add, y, chosen.probability, m, "cv-", "out-of-fold");
-  const importance = isGbdt(model) ? gbdtSplitCounts(model.gbdt) : model.pipeline.logistic.weights;
-  await add(
-    "weights",
-    weightsChart(
-      model.featureNames
-        .map((feature, i) => ({ feature, weight: importance[i] }))
-        .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)),
-      isGbdt(model) ? "splits" : "weight",
-    ),
-  );
+  if (!isKitnet(model)) {
+    const importance = isGbdt(model) ? gbdtSplitCounts(model.gbdt) : model.pipeline.logistic.weights;
+    await add(
+      "weights",
+      weightsChart(
+        model.featureNames
+          .map((feature, i) => ({ feature, weight: importance[i] }))
+          .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)),
+        isGbdt(model) ? "splits" : "weight",
+      ),
+    );
+  }
   const report = new HtmlReport(
     "threatlens — network flow detector training",
     `${model.training.flows} flows (${model.training.malicious} malicious) from ${model.training.captures} captures; at most ${model.training.maxFlowsPerCapture ?? "all"} flows per capture`,
@@ -211,41 +217,53 @@ export async function writeTrainingReport(
     "Out-of-fold scores: ROC AUC of the category's flows against all benign flows, each capture weighted equally.",
   );
   categoryTable(report, perCategory);
-  report.section("Grid search", `Candidates ranked by ${model.crossValidation.selection.join(", then ")}.`);
-  const order = results.map((_, i) => i);
-  report.table(
-    [
-      "candidate",
-      "ROC AUC",
-      "ROC AUC per capture",
-      "PR AUC",
-      "recall",
-      "precision",
-      "max iterations",
-      "fit s",
-    ],
-    order.map((i) => {
-      const r = results[i];
-      return [
-        describeCandidate(r.candidate),
-        r.metrics.rocAuc ?? Number.NaN,
-        r.metrics.captureRocAuc ?? Number.NaN,
-        r.metrics.prAuc ?? Number.NaN,
-        r.metrics.recall,
-        r.metrics.precision,
-        r.maxIterations,
-        r.fitMs / 1000,
-      ];
-    }),
-    { highlightRow: best, maxRows: 150, percentColumns: ["recall", "precision"] },
-  );
+  if (isKitnet(model)) {
+    report.section(
+      "Calibration",
+      `No grid search: the anomaly model is fitted on benign flows only. ${model.calibration.method}; the threshold is the KitNET score that ${100 * model.calibration.targetFpr} % of those out-of-fold benign flows reach.`,
+    );
+  } else {
+    report.section("Grid search", `Candidates ranked by ${model.crossValidation.selection.join(", then ")}.`);
+    const order = results.map((_, i) => i);
+    report.table(
+      [
+        "candidate",
+        "ROC AUC",
+        "ROC AUC per capture",
+        "PR AUC",
+        "recall",
+        "precision",
+        "max iterations",
+        "fit s",
+      ],
+      order.map((i) => {
+        const r = results[i];
+        return [
+          describeCandidate(r.candidate),
+          r.metrics.rocAuc ?? Number.NaN,
+          r.metrics.captureRocAuc ?? Number.NaN,
+          r.metrics.prAuc ?? Number.NaN,
+          r.metrics.recall,
+          r.metrics.precision,
+          r.maxIterations,
+          r.fitMs / 1000,
+        ];
+      }),
+      { highlightRow: best, maxRows: 150, percentColumns: ["recall", "precision"] },
+    );
+  }
   report.section("Model");
-  report.chart(charts.weights);
+  if (charts.weights) report.chart(charts.weights);
   report.table(
     ["setting", "value"],
     [
       ["hyperparameters", describeCandidate(model.hyperparameters)],
-      ["threshold (probability)", model.threshold],
+      isKitnet(model)
+        ? [
+            "threshold",
+            `KitNET score ${model.calibration.rmseThreshold.toPrecision(4)} (flow score 0.5): flags ${(100 * model.calibration.expected.rate).toFixed(2)} % of ${model.calibration.expected.flows} held-out benign flows (95 % interval ${(100 * model.calibration.expected.lower).toFixed(2)}–${(100 * model.calibration.expected.upper).toFixed(2)} %), ${(100 * model.calibration.captureFpr).toFixed(2)} % averaged over ${model.calibration.captures} benign captures; target ${100 * model.calibration.targetFpr} %`,
+          ]
+        : ["threshold (probability)", model.threshold],
       ["features", `${model.featureNames.length} (${model.featureSet})`],
       ["fit", fitSummary(model)],
       ["flow timeouts", `idle ${model.timeouts.idleTimeout} s, active ${model.timeouts.activeTimeout} s`],

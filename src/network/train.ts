@@ -1,15 +1,18 @@
 import { InputError, UsageError } from "../core/errors.ts";
-import { type Fold, leaveOneGroupOut, stratifiedGroupKFold, stratifiedKFold } from "../core/folds.ts";
+import { type Fold, leaveOneGroupOut } from "../core/folds.ts";
 import { expandGrid, selectBest } from "../core/grid.ts";
 import { runPool, siblingModule } from "../core/pool.ts";
 import { DEFAULT_GBDT_PARAMS, type GbdtParams, trainGbdt } from "../models/gbdt.ts";
 import type { GbdtFoldResult, GbdtFoldTask } from "../models/gbdt-cv-worker.ts";
+import type { KitnetParams } from "../models/kitnet.ts";
 import type { LogisticCvResult, LogisticCvTask } from "../models/logistic-cv-worker.ts";
 import { sampleWeights } from "../models/sample-weights.ts";
 import { type ClassWeightSpec, fitScaledLogistic, resolveClassWeight } from "../models/scaled-logistic.ts";
 import type { FeatureTransform } from "../models/scaled-svm.ts";
+import { trainAnomalyModel } from "./anomaly.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from "./flows/table.ts";
+import { makeFolds, sourcesOf, trainingSummary } from "./folds.ts";
 import type { NetworkGridConfig } from "./grid-config.ts";
 import { type FlowMetrics, flowMetrics, selectionRecord } from "./metrics.ts";
 import type { NetworkModel } from "./model.ts";
@@ -33,7 +36,10 @@ export interface GbdtCandidate {
   weighting: "flows" | "captures";
 }
 
-export type Candidate = LogisticCandidate | GbdtCandidate;
+/** The anomaly model's settings (one candidate: without labels there is nothing to choose by). */
+export type KitnetCandidate = { model: "kitnet"; targetFpr: number } & Omit<KitnetParams, "seed">;
+
+export type Candidate = LogisticCandidate | GbdtCandidate | KitnetCandidate;
 
 export interface CandidateResult {
   candidate: Candidate;
@@ -47,6 +53,7 @@ export interface CandidateResult {
 
 /** Candidates of a grid, in the config's key order. */
 export function gridCandidates(config: NetworkGridConfig): Candidate[] {
+  if (config.model === "kitnet") return [{ model: "kitnet", ...config.params, targetFpr: config.targetFpr }];
   if (config.model === "gbdt") {
     return expandGrid<Omit<GbdtCandidate, "model"> & Record<string, unknown>>(config.space).map((c) => ({
       model: "gbdt" as const,
@@ -56,36 +63,10 @@ export function gridCandidates(config: NetworkGridConfig): Candidate[] {
   return expandGrid<LogisticCandidate & Record<string, unknown>>(config.space);
 }
 
-/** Capture sources of the flows (manifest `source` column), or null when the inputs have none. */
-function sourcesOf(data: FlowDataset): string[] | null {
-  if (data.sources.length !== data.rows.length || data.sources.some((s) => s === "")) return null;
-  return data.sources;
-}
-
-export function makeFolds(
-  data: FlowDataset & { y: Uint8Array },
-  config: Pick<NetworkGridConfig, "cv" | "folds" | "seed">,
-): Fold[] {
-  if (config.cv === "stratified") return stratifiedKFold(data.y, config.folds, config.seed);
-  if (config.cv === "source") {
-    const sources = sourcesOf(data);
-    if (sources === null) {
-      throw new UsageError(
-        "--cv source needs a manifest with a source column naming every input's origin (../shared/data/pcaps/manifest.tsv has one)",
-      );
-    }
-    return leaveOneGroupOut(sources);
-  }
-  const captures = new Set(data.groups).size;
-  if (captures < config.folds) {
-    throw new UsageError(
-      `grouped ${config.folds}-fold cross-validation needs at least ${config.folds} captures, the inputs have ${captures}; lower --folds or use --cv stratified`,
-    );
-  }
-  return stratifiedGroupKFold(data.y, data.groups, config.folds, config.seed);
-}
-
 export function describeCandidate(c: Candidate): string {
+  if (c.model === "kitnet") {
+    return `KitNET anomaly detector (benign flows only): clusters of ≤ ${c.maxClusterSize} features, hidden ${c.hiddenRatio} × inputs, ranges ≥ ${c.minRange}, learning rate ${c.learningRate}, ${c.epochs} epochs, transform ${c.transform}, threshold at ${100 * c.targetFpr} % of held-out benign flows`;
+  }
   if (c.model === "gbdt") {
     return `boosted trees: ${c.iterations} trees, learning rate ${c.learningRate}, ≤ ${c.maxLeafNodes} leaves, ≥ ${c.minSamplesLeaf} flows per leaf, l2 ${c.l2}, weighting ${c.weighting}`;
   }
@@ -100,6 +81,7 @@ export function describeCandidate(c: Candidate): string {
 
 export interface TrainOptions {
   config: NetworkGridConfig;
+  /** Worker threads for the grid search (the anomaly model fits in process: its fits take about a second). */
   workers?: number;
   threshold?: number;
   timeouts?: Partial<FlowTimeouts>;
@@ -147,12 +129,13 @@ function sharedMatrix(data: FlowDataset): Matrix {
 export async function trainNetworkModel(data: FlowDataset, options: TrainOptions): Promise<TrainResult> {
   const y = data.y;
   if (y === null) throw new UsageError("training needs labels: --manifest FILE or --label benign|malicious");
+  const { config } = options;
+  if (config.model === "kitnet") return trainAnomalyModel(data, { ...options, config }, y);
   if (data.rows.length === 0) throw new InputError("no flows in the inputs");
   const positives = y.reduce((a, b) => a + b, 0);
   if (positives === 0) throw new InputError("no flow is labelled malicious: a malicious capture is needed");
   if (positives === y.length)
     throw new InputError("every flow is labelled malicious: a benign capture is needed");
-  const { config } = options;
   const labelled = { ...data, y };
   const folds = makeFolds(labelled, config);
   const candidates = gridCandidates(config);
@@ -249,17 +232,7 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
     timeouts: { ...DEFAULT_FLOW_TIMEOUTS, ...options.timeouts },
     threshold,
     crossValidation,
-    training: {
-      flows: data.rows.length,
-      malicious: positives,
-      captures: new Set(data.groups).size,
-      flowsBeforeCap: data.inputs.reduce((a, i) => a + i.flows, 0),
-      maxFlowsPerCapture: config.maxFlowsPerCapture,
-      ambiguousExcluded: data.ambiguous,
-      nonFiniteDropped: data.nonFinite,
-      cutExcluded: data.cutExcluded,
-      inputs: options.inputs,
-    },
+    training: trainingSummary(data, positives, config, options.inputs),
   };
   let model: NetworkModel;
   if (chosen.model === "gbdt") {
@@ -271,6 +244,8 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
       gbdtParams(chosen),
     );
     model = { ...common, gbdt, hyperparameters: chosen };
+  } else if (chosen.model === "kitnet") {
+    throw new Error("unreachable: the anomaly model is trained by trainAnomalyModel");
   } else {
     const pipeline = fitScaledLogistic(
       data.rows,

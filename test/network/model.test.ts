@@ -13,17 +13,20 @@ import {
 } from "../../src/network/flowmeter/params.ts";
 import {
   DEFAULT_NETWORK_GRID,
+  KITNET_NETWORK_CONFIG,
   REFERENCE_NETWORK_GRID,
   readNetworkGrid,
 } from "../../src/network/grid-config.ts";
 import { labelInputs, parseManifest } from "../../src/network/labels/manifest.ts";
 import {
   isGbdt,
+  isKitnet,
   loadNetworkModel,
   modelScorer,
   type NetworkModel,
   parseNetworkModel,
   saveNetworkModel,
+  thresholdScore,
 } from "../../src/network/model.ts";
 import { gridCandidates, trainNetworkModel } from "../../src/network/train.ts";
 import { tempDir } from "./helpers/captures.ts";
@@ -100,6 +103,17 @@ describe("grid configs", () => {
   test("an invalid grid names the field", async () => {
     const file = tmp.write("bad-grid.json", Buffer.from(JSON.stringify({ space: { penalty: ["l3"] } })));
     await assert.rejects(readNetworkGrid(file), /invalid grid config at space\.penalty/);
+  });
+
+  test("the anomaly config is checked too: a misspelt setting is named", async () => {
+    const good = JSON.parse(readFileSync(KITNET_NETWORK_CONFIG, "utf8"));
+    const file = tmp.write(
+      "bad-kitnet.json",
+      Buffer.from(JSON.stringify({ ...good, params: { ...good.params, epoch: 3 } })),
+    );
+    await assert.rejects(readNetworkGrid(file), /invalid grid config at params: .*epoch/i);
+    const fpr = tmp.write("bad-fpr.json", Buffer.from(JSON.stringify({ ...good, targetFpr: 1.5 })));
+    await assert.rejects(readNetworkGrid(fpr), /invalid grid config at targetFpr/);
   });
 });
 
@@ -183,7 +197,7 @@ describe("model files", () => {
       modelScorer(loaded, path).probability(data.rows),
       modelScorer(model, "x").probability(data.rows),
     );
-    assert.ok(!isGbdt(loaded) && loaded.pipeline.logistic.converged);
+    assert.ok(!isGbdt(loaded) && !isKitnet(loaded) && loaded.pipeline.logistic.converged);
 
     const text = readFileSync(path, "utf8");
     const tampered = join(tmp.dir, "tampered.json");
@@ -239,6 +253,87 @@ describe("model files", () => {
     );
   });
 
+  test("anomaly model: fitted on benign flows only, threshold calibrated on held-out benign captures", async () => {
+    // Benign flows are independent noise (nothing for an autoencoder to learn beyond the ranges); malicious ones
+    // are 100 times larger in ten features, as a flood's rates are.
+    const base = syntheticData("all");
+    const data = {
+      ...base,
+      rows: base.rows.map((r, i) => (base.y![i] === 1 ? r.map((v, j) => (j < 10 ? v * 100 : v)) : r)),
+    };
+    const { model, results } = await trainNetworkModel(data, {
+      config: kitnetQuick,
+      inputs: ["synthetic"],
+    });
+    assert.ok(isKitnet(model));
+    assert.equal(model.threshold, 0.5);
+    // Scored out of fold, the malicious flows rank above the benign ones.
+    assert.ok(
+      model.crossValidation.metrics.captureRocAuc! > 0.95,
+      `${model.crossValidation.metrics.captureRocAuc}`,
+    );
+    const c = model.calibration;
+    assert.equal(c.expected.flows, 240);
+    assert.equal(c.captures, 6);
+    assert.ok(
+      c.expected.rate <= 0.05 && c.expected.lower <= c.expected.rate && c.expected.rate <= c.expected.upper,
+    );
+    // The stated rate is what the out-of-fold benign scores give at the threshold.
+    const benignScores = [...results[0].probability].filter((_, i) => data.y![i] === 0);
+    assert.equal(benignScores.filter((p) => p >= 0.5).length, c.expected.flagged);
+
+    // Malicious flows are never fitted on: changing them leaves the model as it was.
+    const altered = { ...data, rows: data.rows.map((r, i) => (data.y![i] === 1 ? r.map((v) => v * 7) : r)) };
+    const again = await trainNetworkModel(altered, { config: kitnetQuick, inputs: ["synthetic"] });
+    assert.ok(isKitnet(again.model));
+    assert.deepEqual(again.model.kitnet, model.kitnet);
+
+    const path = join(tmp.dir, "kitnet.json");
+    await saveNetworkModel(path, model);
+    const loaded = await loadNetworkModel(path);
+    assert.deepEqual(
+      modelScorer(loaded, path).probability(data.rows),
+      modelScorer(model, "x").probability(data.rows),
+    );
+    await assert.rejects(
+      exportFlowMeterParams(model, join(tmp.dir, "nope-kitnet")),
+      (e) => e instanceof UsageError && /KitNET/.test(e.message),
+    );
+  });
+
+  test("anomaly score: at or above the calibrated KitNET threshold exactly when the flow score is ≥ 0.5", () => {
+    const random = seededRandom(5);
+    for (let trial = 0; trial < 2000; trial++) {
+      const t = 10 ** (6 * random() - 3);
+      // Around the threshold, where r / (r + t) rounds to 0.5 on either side.
+      const r = trial % 2 === 0 ? t * (1 + (random() - 0.5) * 1e-14) : t * 10 ** (4 * random() - 2);
+      const s = thresholdScore(r, t);
+      assert.equal(s >= 0.5, r >= t, `r ${r}, t ${t}, score ${s}`);
+      assert.ok(s > 0 && s < 1);
+    }
+    assert.equal(thresholdScore(Number.POSITIVE_INFINITY, 1), 1);
+    assert.ok(thresholdScore(2, 1) < thresholdScore(3, 1));
+  });
+
+  test("anomaly model: no benign input, too few benign captures or --threshold are refused with the reason", async () => {
+    const data = syntheticData("all");
+    const malicious = { ...data, y: data.y!.map(() => 1) };
+    await assert.rejects(
+      trainNetworkModel(malicious, { config: kitnetQuick, inputs: ["s"] }),
+      /no input is labelled benign/,
+    );
+    await assert.rejects(
+      trainNetworkModel(data, { config: { ...kitnetQuick, folds: 7 }, inputs: ["s"] }),
+      (e) => e instanceof UsageError && /at least 7 benign captures.*--cv stratified/.test(e.message),
+    );
+    await assert.rejects(
+      trainNetworkModel(data, { config: kitnetQuick, threshold: 0.3, inputs: ["s"] }),
+      (e) => e instanceof UsageError && /--threshold does not apply/.test(e.message),
+    );
+    const config = await readNetworkGrid(KITNET_NETWORK_CONFIG);
+    assert.equal(config.model, "kitnet");
+  });
+
   test("fuzz: random damage to a model file gives a working model or a ModelFileError, nothing else", async () => {
     const data = syntheticData("all");
     const models: NetworkModel[] = [
@@ -250,6 +345,7 @@ describe("model files", () => {
           inputs: ["s"],
         })
       ).model,
+      (await trainNetworkModel(data, { config: kitnetQuick, inputs: ["s"] })).model,
     ];
     const texts = [];
     for (const [i, m] of models.entries()) {
@@ -259,13 +355,13 @@ describe("model files", () => {
     const random = seededRandom(21);
     const junk = [null, "x", -1, 0, 1e308, [], {}, true, 2.5, [Number.NaN], "gbdt", [0, 1]];
     let rejected = 0;
-    const trials = 300;
+    const trials = 450;
     for (let trial = 0; trial < trials; trial++) {
-      const envelope = JSON.parse(texts[trial % 2]);
+      const envelope = JSON.parse(texts[trial % texts.length]);
       let text: string;
       if (trial % 5 === 4) {
         // Damage to the bytes themselves: truncated or a byte changed (the checksum or JSON catches it).
-        const t = texts[trial % 2];
+        const t = texts[trial % texts.length];
         const at = randomInt(random, t.length);
         text =
           random() < 0.5
@@ -303,6 +399,23 @@ describe("model files", () => {
     assert.ok(rejected > trials / 2, `only ${rejected} of ${trials} damaged models rejected`);
   });
 });
+
+const kitnetQuick = {
+  model: "kitnet" as const,
+  params: {
+    maxClusterSize: 10,
+    hiddenRatio: 0.75,
+    minRange: 1,
+    learningRate: 0.1,
+    epochs: 5,
+    transform: "log1p" as const,
+  },
+  targetFpr: 0.02,
+  folds: 3,
+  cv: "grouped" as const,
+  seed: 1,
+  maxFlowsPerCapture: null,
+};
 
 const gbdtQuick = {
   model: "gbdt" as const,

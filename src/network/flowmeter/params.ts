@@ -6,7 +6,7 @@ import { StandardScaler } from "../../core/scaling.ts";
 import { type LogisticModel, predictProba } from "../../models/logistic.ts";
 import { FLOWMETER_FEATURES } from "../flows/features.ts";
 import { DEFAULT_FLOW_TIMEOUTS } from "../flows/table.ts";
-import { type FlowScorer, isGbdt, type NetworkModel, rankWeights } from "../model.ts";
+import { type FlowScorer, isGbdt, isKitnet, type NetworkModel, rankWeights } from "../model.ts";
 
 /**
  * FlowMeter's model parameters: a directory of mean.txt, std.txt, weights.txt (39 values each, in FLOWMETER_FEATURES
@@ -43,6 +43,9 @@ export function formatSaveTxt(v: number): string {
 
 /** Why a model cannot be written as FlowMeter parameters, or undefined when it can. */
 export function exportProblem(model: NetworkModel): string | undefined {
+  if (isKitnet(model)) {
+    return "FlowMeter's parameter files hold a logistic regression, and this model is the KitNET anomaly detector: train one with --config config/network-grid-logistic.json --features flowmeter";
+  }
   if (isGbdt(model)) {
     return "FlowMeter's parameter files hold a logistic regression, and this model is boosted trees: train one with --config config/network-grid-logistic.json --features flowmeter";
   }
@@ -57,7 +60,8 @@ export function exportProblem(model: NetworkModel): string | undefined {
 
 export async function exportFlowMeterParams(model: NetworkModel, dir: string): Promise<string[]> {
   const problem = exportProblem(model);
-  if (problem !== undefined || isGbdt(model)) throw new UsageError(`cannot export to FlowMeter: ${problem}`);
+  if (problem !== undefined || isGbdt(model) || isKitnet(model))
+    throw new UsageError(`cannot export to FlowMeter: ${problem}`);
   const { mean, scale } = model.pipeline.scaler;
   const { weights, intercept } = model.pipeline.logistic;
   const lines = (values: readonly number[]) => values.map((v) => `${formatSaveTxt(v)}\n`).join("");

@@ -1,6 +1,6 @@
 import type { ModelRef, Priority, Scorer } from "../../core/stream/detector.ts";
 import type { GbdtModel } from "../../models/gbdt.ts";
-import { isGbdt, modelScorer, type NetworkModel } from "../model.ts";
+import { anomalyScore, isGbdt, isKitnet, modelScorer, type NetworkModel } from "../model.ts";
 
 /**
  * A network model as a per-flow scoring function and as the streaming engine's scorer. Every feature set is a prefix
@@ -39,9 +39,23 @@ function gbdtRowScore(model: GbdtModel): (row: Float64Array) => number {
   };
 }
 
-/** Probability-scored models: flagged at P ≥ threshold; priority by how sure the model is. */
-export function supervisedFlowModel(model: NetworkModel): FlowModel {
+/**
+ * Any network model as a flow model. Probability-scored (supervised) models: flagged at P ≥ threshold, priority by how
+ * sure the model is. The anomaly model's score r / (r + t) is 0.5 at its calibrated threshold t, 2/3 at 2t and 0.9 at
+ * 9t, so the same scale carries "how far past the threshold".
+ */
+export function networkFlowModel(model: NetworkModel): FlowModel {
   const width = model.featureNames.length;
+  if (isKitnet(model)) {
+    return {
+      score: anomalyScore(model),
+      threshold: model.threshold,
+      // Below r = t/3: well inside what benign traffic does.
+      hysteresis: 0.25,
+      width,
+      priority: (s) => (s >= 0.9 ? "critical" : s >= 2 / 3 ? "error" : "warning"),
+    };
+  }
   let score: (row: Float64Array) => number;
   if (isGbdt(model)) score = gbdtRowScore(model.gbdt);
   else {

@@ -15,7 +15,7 @@ import { flowFeatureNames } from "../flows/features.ts";
 import type { FlowCursor, FlowScoringPoints, FlowTimeouts, ScoringPointName } from "../flows/table.ts";
 import { loadNetworkModel, type NetworkModel } from "../model.ts";
 import { NETWORK_SCHEDULE, NetworkDetector, SUBJECT_IDLE_S, type SubjectEntity } from "./detector.ts";
-import { NetworkScorer, supervisedFlowModel } from "./scorer.ts";
+import { NetworkScorer, networkFlowModel } from "./scorer.ts";
 import { CaptureFileSource, CaptureStreamSource } from "./sources.ts";
 import { type CaptureCounts, LiveCapture } from "./tcpdump.ts";
 
@@ -101,7 +101,7 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
   if (width > flowFeatureNames.length)
     throw new UsageError(`${modelPath}: ${width} features, more than watch computes`);
   const identity = await readArtifactIdentity(modelPath);
-  const flowModel = supervisedFlowModel(model);
+  const flowModel = networkFlowModel(model);
   const onFlowScored = options.onFlowScored;
   const detector = new NetworkDetector({
     model: flowModel,

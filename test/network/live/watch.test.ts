@@ -181,6 +181,28 @@ describe("network watch on capture files", () => {
     assert.match(alerts[0].model.hash, /^sha256:/);
   });
 
+  test("the anomaly model (KitNET, fitted on benign captures only) replays as classify", async () => {
+    const config = join(tmp.dir, "kitnet.json");
+    const shipped = JSON.parse(readFileSync(join(root, "config", "network-kitnet.json"), "utf8"));
+    writeFileSync(config, JSON.stringify({ ...shipped, folds: 2 }));
+    const model = join(tmp.dir, "kitnet-model.json");
+    await trainCommand(
+      [captures["benign-1.pcap"], captures["benign-2.pcap"]],
+      { output: model, label: "benign", config },
+      quiet,
+    );
+    const paths = Object.values(captures);
+    const { scores, alerts } = await watch(paths, { model });
+    const batch = await classifyCommand(paths, { model }, quiet);
+    const last = lastScores(scores);
+    assert.equal(last.size, batch.predictions.length);
+    for (const p of batch.predictions) assert.equal(last.get(flowKey(p)), p.probability, flowKey(p));
+    assert.ok(
+      alerts.some((a) => a.entity === "host 172.16.0.5"),
+      "a scanner, never seen in training, raises an incident",
+    );
+  });
+
   test("a scan is one incident of its source host, not an alert per flow", async () => {
     const { alerts, scores } = await watch([captures["two-scanners.pcap"]]);
     const flagged = scores.filter((s) => s.label === "malicious");

@@ -1,0 +1,148 @@
+import { InputError, UsageError } from "../core/errors.ts";
+import { thresholdAtFpr } from "../core/metrics.ts";
+import { clopperPearson } from "../core/tail.ts";
+import { type KitnetParams, kitnetScores, trainKitnet } from "../models/kitnet.ts";
+import type { FlowDataset } from "./dataset.ts";
+import { DEFAULT_FLOW_TIMEOUTS } from "./flows/table.ts";
+import { makeFolds, trainingSummary } from "./folds.ts";
+import type { KitnetGridConfig } from "./grid-config.ts";
+import { flowMetrics } from "./metrics.ts";
+import { type KitnetNetworkModel, thresholdScore } from "./model.ts";
+import type { CandidateResult, KitnetCandidate, TrainOptions, TrainResult } from "./train.ts";
+
+/**
+ * The anomaly mode of `network train`: KitNET (src/models/kitnet.ts) fitted on the benign flows only.
+ *
+ * Calibration, as the syscalls detector does it: the captures are split into folds grouped by capture (the config's
+ * `cv` and `folds`), and each fold is scored by a model fitted on the benign flows of the other folds (cross-fitting).
+ * Every benign flow thus gets a score from a model that never saw its capture; the threshold t is the score that
+ * `targetFpr` of them reach, and the rate actually reached is reported with its exact binomial 95 % interval (flows
+ * are not independent — flows of one capture share hosts and context — so the interval is narrower than the truth;
+ * the mean rate over benign captures is reported beside it). The shipped model is then fitted on all benign flows.
+ * Its scores are compared with t although t came from models fitted on (k − 1)/k of the flows: a model fitted on
+ * more data reconstructs benign flows at least as well, so if anything the stated rate errs high.
+ *
+ * Malicious captures in the inputs are never fitted on: they are scored in their fold with the others, which gives
+ * the cross-validated ROC AUCs (pooled and per capture) of the report.
+ */
+export function trainAnomalyModel(
+  data: FlowDataset,
+  options: TrainOptions & { config: KitnetGridConfig },
+  y: Uint8Array,
+): TrainResult {
+  const { config } = options;
+  if (options.threshold !== undefined) {
+    throw new UsageError(
+      "--threshold does not apply to the anomaly model: its threshold is set on held-out benign flows at the config's targetFpr",
+    );
+  }
+  if (data.rows.length === 0) throw new InputError("no flows in the inputs");
+  const benign = indexesWhere(y, 0);
+  if (benign.length === 0) {
+    throw new InputError(
+      "the anomaly model is fitted on benign flows and no input is labelled benign: give benign captures (--label benign, or a manifest)",
+    );
+  }
+  const benignCaptures = new Set(benign.map((i) => data.groups[i])).size;
+  if (config.cv === "grouped" && benignCaptures < config.folds) {
+    throw new UsageError(
+      `calibrating the threshold on captures the model did not see needs at least ${config.folds} benign captures (--folds), the inputs have ${benignCaptures}; lower --folds or use --cv stratified (folds of flows: an optimistic threshold, since flows of one capture are alike)`,
+    );
+  }
+  const candidate: KitnetCandidate = { model: "kitnet", ...config.params, targetFpr: config.targetFpr };
+  const params: KitnetParams = { ...config.params, seed: config.seed };
+  const width = data.featureNames.length;
+  const folds = makeFolds({ ...data, y }, config);
+  options.onStage?.(
+    `anomaly model (KitNET) on ${benign.length} benign flows from ${benignCaptures} captures; threshold calibrated over ${folds.length} folds (${config.cv})${benign.length < y.length ? `; ${y.length - benign.length} flows of malicious captures only scored` : ""}`,
+  );
+  const rmse = new Float64Array(y.length);
+  const started = performance.now();
+  folds.forEach((fold, f) => {
+    const fit = fold.train.filter((i) => y[i] === 0);
+    if (fit.length < 2) {
+      throw new InputError(
+        `fold ${f + 1} of ${folds.length} has ${fit.length} benign training flow(s): more benign captures are needed`,
+      );
+    }
+    const model = trainKitnet(matrixOf(data, fit), fit.length, width, params);
+    const scores = kitnetScores(model, matrixOf(data, fold.test), fold.test.length);
+    fold.test.forEach((i, k) => {
+      rmse[i] = scores[k];
+    });
+    options.onProgress?.(f + 1, folds.length + 1);
+  });
+  const calibrationScores = benign.map((i) => rmse[i]);
+  const rmseThreshold = thresholdAtFpr(calibrationScores, config.targetFpr);
+  if (!(rmseThreshold > 0 && Number.isFinite(rmseThreshold))) {
+    throw new InputError(
+      `the calibrated threshold is ${rmseThreshold}: the benign flows are too few or all alike for a false-positive rate of ${config.targetFpr}`,
+    );
+  }
+  const probability = Float64Array.from(rmse, (r) => thresholdScore(r, rmseThreshold));
+  const fitMs = performance.now() - started;
+  options.onStage?.(`fitting the shipped model on all ${benign.length} benign flows`);
+  const kitnet = trainKitnet(matrixOf(data, benign), benign.length, width, params);
+  options.onProgress?.(folds.length + 1, folds.length + 1);
+
+  const flagged = calibrationScores.filter((r) => r >= rmseThreshold).length;
+  const { lower, upper } = clopperPearson(flagged, benign.length);
+  const metrics = flowMetrics(y, probability, data.groups, 0.5);
+  const benignMetrics = flowMetrics(
+    benign.map(() => 0),
+    benign.map((i) => probability[i]),
+    benign.map((i) => data.groups[i]),
+    0.5,
+  );
+  const model: KitnetNetworkModel = {
+    featureSet: data.featureSet,
+    featureNames: [...data.featureNames],
+    timeouts: { ...DEFAULT_FLOW_TIMEOUTS, ...options.timeouts },
+    kitnet,
+    hyperparameters: candidate,
+    threshold: 0.5,
+    calibration: {
+      rmseThreshold,
+      targetFpr: config.targetFpr,
+      expected: { flagged, flows: benign.length, rate: flagged / benign.length, lower, upper },
+      captures: benignCaptures,
+      captureFpr: benignMetrics.captureFpr ?? 0,
+      method: `${folds.length} folds (${config.cv}), each scored by KitNET fitted on the benign flows of the other folds`,
+    },
+    crossValidation: {
+      strategy: config.cv,
+      folds: folds.length,
+      seed: config.seed,
+      selection: [],
+      candidates: 1,
+      metrics,
+      heldOut: null,
+      bySource: null,
+    },
+    training: trainingSummary(data, y.length - benign.length, config, options.inputs),
+  };
+  const result: CandidateResult = {
+    candidate,
+    metrics,
+    fitMs,
+    maxIterations: 0,
+    converged: true,
+    probability,
+  };
+  return { model, results: [result], best: 0, folds, heldOutProbability: probability };
+}
+
+function indexesWhere(y: Uint8Array, label: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < y.length; i++) if (y[i] === label) out.push(i);
+  return out;
+}
+
+function matrixOf(data: FlowDataset, rows: readonly number[]): Float64Array {
+  const width = data.featureNames.length;
+  const X = new Float64Array(rows.length * width);
+  rows.forEach((r, k) => {
+    X.set(data.rows[r].subarray(0, width), k * width);
+  });
+  return X;
+}
