@@ -1,12 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
  * The CLI as tests run it: the built one (dist/), as users run it. Starting it costs about half what starting the
  * TypeScript sources under tsx costs, and the tests start it a few hundred times. When any file under src/ is newer
- * than the build, it is rebuilt first (test files run one at a time, so two builds never overlap).
+ * than the build, it is rebuilt first, by one test file while the others wait.
  */
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
 export const CLI_MAIN = join(root, "dist", "cli", "main.js");
@@ -29,14 +29,38 @@ function builtAt(): number {
   }
 }
 
-if (builtAt() < newestSource(join(root, "src"))) {
-  process.stderr.write("test/support/cli.ts: src/ is newer than dist/: building the CLI (npm run build)\n");
-  execFileSync(
-    process.execPath,
-    [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
-    {
-      cwd: root,
-      stdio: "inherit",
-    },
-  );
+/** One build at a time when test files run in parallel: the others wait for it, then find dist/ fresh. */
+function buildIfStale(): void {
+  const lock = join(root, "dist.build-lock");
+  for (;;) {
+    if (builtAt() >= newestSource(join(root, "src"))) return;
+    try {
+      mkdirSync(lock);
+    } catch {
+      // Another test file is building: wait for it (a lock older than 2 minutes was left by a killed run).
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // Gone meanwhile.
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      continue;
+    }
+    try {
+      if (builtAt() >= newestSource(join(root, "src"))) return;
+      process.stderr.write(
+        "test/support/cli.ts: src/ is newer than dist/: building the CLI (npm run build)\n",
+      );
+      execFileSync(
+        process.execPath,
+        [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
+        { cwd: root, stdio: "inherit" },
+      );
+      return;
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
 }
+
+buildIfStale();
