@@ -40,3 +40,11 @@ export function ransomwareEvents(pid: number, ts: () => bigint, files: number, s
 export function exitRow(pid: number, ts: bigint, comm: string): string {
   return row(ts, pid, 5, "", comm);
 }
+
+/** One process of the throughput mix: every 20th ransomware-like (25 documents), the others benign; with its exit. */
+export function mixedProcess(pid: number, ts: () => bigint): { text: string; events: number } {
+  const ransomware = pid % 20 === 0;
+  const text =
+    (ransomware ? ransomwareEvents(pid, ts, 25) : benignEvents(pid, ts, 60)) + exitRow(pid, ts(), "worker");
+  return { text, events: ransomware ? 101 : 61 };
+}

@@ -15,7 +15,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { benignEvents, EXTENDED_HEADER, exitRow, ransomwareEvents } from "./live-events.ts";
+import { benignEvents, EXTENDED_HEADER, exitRow, mixedProcess, ransomwareEvents } from "./live-events.ts";
 
 const root = join(fileURLToPath(import.meta.url), "..", "..");
 const cliPath = join(root, "dist", "cli", "main.js");
@@ -103,10 +103,9 @@ async function throughput(): Promise<void> {
   let pendingEvents = 0;
   const generate = (events: number): { text: string; events: number } => {
     while (pendingEvents < events) {
-      const p = pid++;
-      pending += p % 20 === 0 ? ransomwareEvents(p, ts, 25) : benignEvents(p, ts, 60);
-      pending += exitRow(p, ts(), "worker");
-      pendingEvents += p % 20 === 0 ? 101 : 61;
+      const next = mixedProcess(pid++, ts);
+      pending += next.text;
+      pendingEvents += next.events;
     }
     const text = pending;
     const n = pendingEvents;
@@ -276,9 +275,9 @@ async function replay(): Promise<void> {
   let events = 0;
   let text = "";
   for (let p = 10_000; events < 4_000_000; p++) {
-    text += p % 20 === 0 ? ransomwareEvents(p, ts, 25) : benignEvents(p, ts, 60);
-    text += exitRow(p, ts(), "worker");
-    events += p % 20 === 0 ? 101 : 61;
+    const next = mixedProcess(p, ts);
+    text += next.text;
+    events += next.events;
     if (text.length > 4_000_000) {
       appendFileSync(log, text);
       text = "";
