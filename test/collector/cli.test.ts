@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CLI_MAIN } from "../support/cli.ts";
+import { CLI_MAIN, runCli } from "../support/cli.ts";
 import { compile, countedArgs, ebpfUnavailable, prepareCounted, root, rows, tempDir } from "./helpers.ts";
 
 /** `threatlens collect` as a user runs it. Error paths run anywhere; live ones need root and eBPF. */
@@ -11,17 +11,8 @@ const main = CLI_MAIN;
 const tmp = tempDir();
 after(tmp.cleanup);
 
-function cli(args: string[], options: { env?: NodeJS.ProcessEnv; uid?: number } = {}) {
-  const r = spawnSync(process.execPath, [main, ...args], {
-    cwd: root,
-    encoding: "utf8",
-    env: options.env ?? process.env,
-    uid: options.uid,
-    gid: options.uid,
-    timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], options: { env?: NodeJS.ProcessEnv; uid?: number } = {}) =>
+  runCli(args, { ...options, timeout: 120_000 });
 
 /** One line on stderr, no stack trace. */
 function assertCleanError(r: { stderr: string }, pattern: RegExp) {

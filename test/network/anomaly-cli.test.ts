@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { CLI_MAIN } from "../support/cli.ts";
+import { runCli } from "../support/cli.ts";
 import { tempDir } from "./helpers/captures.ts";
 import { benignCapture, maliciousCapture } from "./helpers/traffic.ts";
 
@@ -14,13 +13,9 @@ import { benignCapture, maliciousCapture } from "./helpers/traffic.ts";
  * and DNS as normal traffic; SYN scans as attacks, which training never sees).
  */
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const main = CLI_MAIN;
 const config = join(root, "config", "network-kitnet.json");
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [main, ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args);
 
 const tmp = tempDir();
 after(tmp.cleanup);

@@ -1,23 +1,16 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { flowFeatureNames } from "../../src/network/flows/features.ts";
-import { CLI_MAIN } from "../support/cli.ts";
+import { runCli } from "../support/cli.ts";
 import { pcapFile, tempDir } from "./helpers/captures.ts";
 import { ethernet, ipv4, TCP_FLAGS, tcp } from "./helpers/packets.ts";
 import { benignCapture, maliciousCapture } from "./helpers/traffic.ts";
 
 /** End-to-end: the CLI as a user runs it, on generated captures (no shared data needed). */
-const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const main = CLI_MAIN;
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [main, ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args);
 
 const tmp = tempDir();
 after(tmp.cleanup);

@@ -1,20 +1,13 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { CLI_MAIN } from "../support/cli.ts";
+import { runCli } from "../support/cli.ts";
 import { tempDir } from "./helpers.ts";
 
 /** End-to-end: the CLI as a user runs it, on simulated logs (no shared data needed). */
-const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const main = CLI_MAIN;
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [main, ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args);
 
 const tmp = tempDir("threatlens-cli-");
 after(tmp.cleanup);

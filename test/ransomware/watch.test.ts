@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -9,7 +9,7 @@ import type { Alert } from "../../src/core/stream/alerts.ts";
 import { predictCommand, trainCommand } from "../../src/ransomware/pipeline.ts";
 import { simulateLogs } from "../../src/ransomware/simulate.ts";
 import { watchRansomware } from "../../src/ransomware/watch.ts";
-import { CLI_MAIN } from "../support/cli.ts";
+import { CLI_MAIN, runCli } from "../support/cli.ts";
 import { tempDir } from "./helpers.ts";
 
 /**
@@ -48,14 +48,7 @@ before(async () => {
   );
 });
 
-function cli(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [main, ...args], {
-    cwd: root,
-    encoding: "utf8",
-    input,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], input?: string) => runCli(args, { input });
 
 const parseAlerts = (text: string): Alert[] =>
   text

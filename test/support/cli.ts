@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -64,3 +64,26 @@ function buildIfStale(): void {
 }
 
 buildIfStale();
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `threatlens ARGS` to completion from the package root (stdin from `input`; as `uid` when given). */
+export function runCli(
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; timeout?: number } = {},
+): CliRun {
+  const r = spawnSync(process.execPath, [CLI_MAIN, ...args], {
+    cwd: root,
+    encoding: "utf8",
+    input: options.input,
+    env: options.env ?? process.env,
+    uid: options.uid,
+    gid: options.uid,
+    timeout: options.timeout,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { CLI_MAIN } from "../support/cli.ts";
+import { runCli } from "../support/cli.ts";
 import {
   type SyntheticData,
   TINY_AUTOENCODER_CONFIG,
@@ -15,15 +14,8 @@ import {
 
 /** End-to-end: `threatlens syscalls …` as a user runs it, on generated traces with a tiny configuration. */
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const main = CLI_MAIN;
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [main, "syscalls", ...args], {
-    cwd: root,
-    encoding: "utf8",
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(["syscalls", ...args]);
 
 const tmp = mkdtempSync(join(tmpdir(), "threatlens-syscalls-cli-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,17 +1,15 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { Alert } from "../../src/core/stream/alerts.ts";
-import { ebpfUnavailable, root, tempDir } from "../collector/helpers.ts";
-import { CLI_MAIN } from "../support/cli.ts";
+import { ebpfUnavailable, tempDir } from "../collector/helpers.ts";
+import { runCli } from "../support/cli.ts";
 
 /**
  * `syscalls watch --collect` on the real kernel: a model trained on `collect --syscalls` recordings of a small shell
  * job, then the same job watched live through the eBPF collector (no alert), and the job with an injected `id` and
  * an interpreter reading /etc/shadow (alerted).
  */
-const main = CLI_MAIN;
 const unavailable = ebpfUnavailable();
 const tmp = tempDir("threatlens-syscalls-collect-");
 after(tmp.cleanup);
@@ -19,14 +17,7 @@ after(tmp.cleanup);
 const NORMAL_JOB = "for i in $(seq 20); do cat /etc/hostname; ls / ; date; done > /dev/null";
 const ATTACKED_JOB = `${NORMAL_JOB}; id > /dev/null; python3 -c 'print(len(open("/etc/shadow").read()))' > /dev/null`;
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [main, ...args], {
-    cwd: root,
-    encoding: "utf8",
-    timeout: 180_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, { timeout: 180_000 });
 
 const alertsOf = (stdout: string): Alert[] =>
   stdout
