@@ -46,20 +46,12 @@ before(() => {
   writeFileSync(manifest, `${lines.join("\n")}\n`);
 });
 
+/** `network train` of the anomaly model on the benign captures alone. */
+const trainBenign = ["network", "train", benignDir, "--label", "benign", "--config", config, "-o", model];
+
 describe("threatlens network, anomaly mode (CLI, generated captures)", () => {
   test("train on benign captures only: calibration reported, model file written", () => {
-    const r = cli([
-      "network",
-      "train",
-      benignDir,
-      "--label",
-      "benign",
-      "--config",
-      config,
-      "-o",
-      model,
-      "--json",
-    ]);
+    const r = cli([...trainBenign, "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.hyperparameters.model, "kitnet");
@@ -145,19 +137,7 @@ describe("threatlens network, anomaly mode (CLI, generated captures)", () => {
   });
 
   test("bad usage: --threshold with the anomaly model, too few benign captures", () => {
-    const t = cli([
-      "network",
-      "train",
-      benignDir,
-      "--label",
-      "benign",
-      "--config",
-      config,
-      "-o",
-      model,
-      "--threshold",
-      "0.3",
-    ]);
+    const t = cli([...trainBenign, "--threshold", "0.3"]);
     assert.equal(t.code, 2);
     assert.match(t.stderr, /--threshold does not apply to the anomaly model/);
     const few = cli([

@@ -184,6 +184,18 @@ const quick = {
   maxFlowsPerCapture: null,
 };
 
+/** Saves and loads `model`: the loaded model must give the same scores. */
+async function assertRoundTrip(
+  model: NetworkModel,
+  path: string,
+  rows: FlowDataset["rows"],
+): Promise<NetworkModel> {
+  await saveNetworkModel(path, model);
+  const loaded = await loadNetworkModel(path);
+  assert.deepEqual(modelScorer(loaded, path).probability(rows), modelScorer(model, "x").probability(rows));
+  return loaded;
+}
+
 describe("model files", () => {
   test("save → load keeps the scores; a tampered or foreign file is refused", async () => {
     const data = syntheticData("all");
@@ -191,12 +203,7 @@ describe("model files", () => {
     assert.ok(model.crossValidation.metrics.rocAuc! > 0.9);
     assert.equal(model.training.captures, 12);
     const path = join(tmp.dir, "model.json");
-    await saveNetworkModel(path, model);
-    const loaded = await loadNetworkModel(path);
-    assert.deepEqual(
-      modelScorer(loaded, path).probability(data.rows),
-      modelScorer(model, "x").probability(data.rows),
-    );
+    const loaded = await assertRoundTrip(model, path, data.rows);
     assert.ok(!isGbdt(loaded) && !isKitnet(loaded) && loaded.pipeline.logistic.converged);
 
     const text = readFileSync(path, "utf8");
@@ -240,13 +247,7 @@ describe("model files", () => {
     // Two candidates: the score that chose one is reported with an estimate the choice did not see.
     assert.ok(model.crossValidation.heldOut);
     assert.ok(model.crossValidation.bySource);
-    const path = join(tmp.dir, "gbdt.json");
-    await saveNetworkModel(path, model);
-    const loaded = await loadNetworkModel(path);
-    assert.deepEqual(
-      modelScorer(loaded, path).probability(data.rows),
-      modelScorer(model, "x").probability(data.rows),
-    );
+    await assertRoundTrip(model, join(tmp.dir, "gbdt.json"), data.rows);
     await assert.rejects(
       exportFlowMeterParams(model, join(tmp.dir, "nope-gbdt")),
       (e) => e instanceof UsageError && /boosted trees/.test(e.message),
@@ -288,13 +289,7 @@ describe("model files", () => {
     assert.ok(isKitnet(again.model));
     assert.deepEqual(again.model.kitnet, model.kitnet);
 
-    const path = join(tmp.dir, "kitnet.json");
-    await saveNetworkModel(path, model);
-    const loaded = await loadNetworkModel(path);
-    assert.deepEqual(
-      modelScorer(loaded, path).probability(data.rows),
-      modelScorer(model, "x").probability(data.rows),
-    );
+    await assertRoundTrip(model, join(tmp.dir, "kitnet.json"), data.rows);
     await assert.rejects(
       exportFlowMeterParams(model, join(tmp.dir, "nope-kitnet")),
       (e) => e instanceof UsageError && /KitNET/.test(e.message),
