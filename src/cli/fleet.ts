@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { UsageError } from "../core/errors.ts";
 import { PRIORITIES, type Priority } from "../core/stream/detector.ts";
+import { onStopSignals } from "../core/stream/signals.ts";
 import type { AgentInput } from "../fleet/sources.ts";
 import { nonNegativeNumber, positiveInteger, positiveNumber } from "./options.ts";
 import { printJson } from "./output.ts";
@@ -173,7 +174,10 @@ export function registerFleet(program: Command): void {
     .requiredOption("--host <name>", "this host's name in the fleet (alerts carry it)")
     .requiredOption("--detector <detector>", DETECTOR_HELP)
     .option("--follow <log>", "follow a log as it grows, until SIGINT/SIGTERM")
-    .option("--collect", "collect events live with the eBPF collector")
+    .option("--collect", "collect events live with the eBPF collector (root), until SIGINT/SIGTERM")
+    .option("--pid <pid>", "with --collect: only this process and its descendants", positiveInteger)
+    .option("--cgroup <path>", "with --collect: only the processes of this cgroup")
+    .option("--comm <name>", "with --collect: only processes with this command name")
     .option("--interface <if>", "capture a network interface live")
     .option("--edge", "score on this host with the fleet's model and ship alerts and summaries only")
     .option(
@@ -208,17 +212,34 @@ export function registerFleet(program: Command): void {
       const { runAgent, formatAgentStats } = await import("../fleet/agent.ts");
       const { fleetInput } = await import("../fleet/inputs.ts");
       fleetInput(opts.detector);
-      if (opts.collect || opts.interface) {
+      if (opts.interface) {
         throw new UsageError(
-          `${opts.collect ? "--collect" : "--interface"} needs the live collector, which this build does not have yet: pipe its output into \`fleet agent … -\` or use --follow LOG`,
+          "--interface needs the network detector in fleet mode, which is not registered yet: run `threatlens network watch --interface IF` on the host",
         );
       }
-      if (opts.follow && inputs.length > 0) throw new UsageError("give files or --follow LOG, not both");
-      const input: AgentInput = opts.follow
-        ? { kind: "follow", path: opts.follow }
-        : inputs.length === 1 && inputs[0] === "-"
-          ? { kind: "stdin" }
-          : { kind: "files", paths: inputs };
+      const given = [opts.follow, opts.collect, inputs.length > 0].filter(Boolean).length;
+      if (given > 1) throw new UsageError("give one input: files, --follow LOG, --collect or -");
+      if ([opts.pid, opts.cgroup, opts.comm].some((v) => v !== undefined) && !opts.collect)
+        throw new UsageError("--pid, --cgroup and --comm choose what --collect traces");
+      if (opts.collect && opts.detector !== "ransomware")
+        throw new UsageError("--collect collects file events: it feeds the ransomware detector");
+      // The collector runs in this process (it never traces itself); a signal stops it, its last events are still
+      // shipped, and the agent exits once the server has them.
+      const collector = opts.collect
+        ? (await import("../collector/index.ts")).startCollector({
+            format: "extended",
+            scope: (await import("./collect.ts")).collectorScope(opts, [], false),
+          })
+        : null;
+      if (collector) await collector.ready;
+      const untrap = collector ? onStopSignals(() => void collector.stop()) : null;
+      const input: AgentInput = collector
+        ? { kind: "stream", stream: collector.output, name: "collector" }
+        : opts.follow
+          ? { kind: "follow", path: opts.follow }
+          : inputs.length === 1 && inputs[0] === "-"
+            ? { kind: "stdin" }
+            : { kind: "files", paths: inputs };
       const common = {
         nats: natsUrl(opts.nats),
         host: opts.host,
@@ -231,7 +252,7 @@ export function registerFleet(program: Command): void {
         lingerMs: opts.lingerMs,
         timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000,
         statsMs: opts.stats * 1000,
-        handleSignals: true,
+        handleSignals: collector === null,
         onWarning: (m: string) => log(`threatlens: ${m}`),
         onInfo: (m: string) => log(m),
       };
@@ -247,6 +268,13 @@ export function registerFleet(program: Command): void {
         finish(stats.alertsBuffered > 0 ? 1 : 0);
       }
       const stats = await runAgent(common);
+      untrap?.();
+      if (collector) {
+        const c = await collector.stop();
+        log(
+          `threatlens collector: ${c.events.toLocaleString("en-US")} events in ${(c.durationMs / 1000).toFixed(1)} s, ${c.lost} lost between the kernel and the collector`,
+        );
+      }
       if (opts.json) printJson(stats);
       log(
         `${formatAgentStats(stats)}${stats.complete ? "" : " — gave up waiting; the spool keeps the rest for the next run"}`,
