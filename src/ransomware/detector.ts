@@ -195,8 +195,8 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
    * manager) would cost one SVM evaluation per 8 events of all its children. It exists to catch one process per
    * file, whose children each bring a handful of events to a few dozen: every 64 events is every file or two.
    */
-  scoreEvery(entity: ProcessEntity): number {
-    return entity.group ? GROUP_SCORE_EVERY : RANSOMWARE_SCHEDULE.everyEvents;
+  scoreEvery(entity: ProcessEntity): number | undefined {
+    return entity.group ? GROUP_SCORE_EVERY : undefined;
   }
 
   /** A group of one child has that child's events and features: its alerts would be the child's, twice. */

@@ -102,8 +102,8 @@ export interface Detector<R, E extends Entity> {
   /** Whether the entity is scored yet (default: always). An entity that would only repeat another's scores and
    * alerts (a group of one process) waits until it means something of its own. */
   scorable?(entity: E): boolean;
-  /** Records between scheduled scorings of this entity, when it differs from the schedule's `everyEvents`. */
-  scoreEvery?(entity: E): number;
+  /** Records between scheduled scorings of this entity; undefined: the schedule's `everyEvents`. */
+  scoreEvery?(entity: E): number | undefined;
   /** Live inputs: event time moved on to `time` (ns) without a record (a quiet capture); optional. */
   advance?(time: number, hooks: EntityHooks<E>): void;
   /** Ends every entity whose last record is older than `cutoff` (event time). */

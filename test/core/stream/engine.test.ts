@@ -148,8 +148,8 @@ describe("streaming engine: scoring schedule", () => {
         if (!final) scored.push(entity.key * 100 + entity.events);
       },
     });
-    (detector as SumDetector & { scoreEvery(x: SumEntity): number }).scoreEvery = (x) =>
-      x.key === 2 ? 3 : 1;
+    (detector as SumDetector & { scoreEvery(x: SumEntity): number | undefined }).scoreEvery = (x) =>
+      x.key === 2 ? 3 : undefined;
     for (let i = 0; i < 6; i++) {
       e.push({ t: i * 2, key: 1, value: 0 });
       e.push({ t: i * 2 + 1, key: 2, value: 0 });
