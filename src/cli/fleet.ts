@@ -5,7 +5,7 @@ import { UsageError } from "../core/errors.ts";
 import { PRIORITIES, type Priority } from "../core/stream/detector.ts";
 import { onStopSignals } from "../core/stream/signals.ts";
 import type { AgentInput } from "../fleet/sources.ts";
-import { nonNegativeNumber, positiveInteger, positiveNumber } from "./options.ts";
+import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber } from "./options.ts";
 import { printJson } from "./output.ts";
 
 /** `threatlens fleet …` and `threatlens ui`: thin commands over src/fleet (docs/fleet.md). */
@@ -125,17 +125,21 @@ export function registerFleet(program: Command): void {
   models
     .command("push")
     .description("publish a model as the detector's next version; scorers and edge agents switch to it live")
-    .argument("<model>", "model file")
+    .argument("[model]", "model file (default: the detector's model shipped in the package)")
     .option("--nats <url>", NATS_HELP)
     .requiredOption("--detector <detector>", DETECTOR_HELP)
     .option("--force", "publish even if its feature configuration differs from the current version's")
     .option("--json", "print the version as JSON")
-    .action(async (model: string, opts) => {
+    .action(async (model: string | undefined, opts) => {
       const { connectNats, natsUrl } = await import("../fleet/connection.ts");
       const { pushModel } = await import("../fleet/models.ts");
+      const { fleetDetector } = await import("../fleet/registry.ts");
+      model ??= fleetDetector(opts.detector).defaultModel;
+      if (model === undefined)
+        throw new UsageError(`no ${opts.detector} model is shipped in the package: give a model file`);
       const nc = await connectNats(natsUrl(opts.nats), { name: "threatlens fleet models push" });
       try {
-        const { pointer, changed } = await pushModel(nc, opts.detector, model, { force: opts.force });
+        const { pointer, changed } = await pushModel(nc, opts.detector, model!, { force: opts.force });
         if (opts.json) printJson({ ...pointer, changed });
         else
           console.log(
@@ -178,7 +182,14 @@ export function registerFleet(program: Command): void {
     .option("--pid <pid>", "with --collect: only this process and its descendants", positiveInteger)
     .option("--cgroup <path>", "with --collect: only the processes of this cgroup")
     .option("--comm <name>", "with --collect: only processes with this command name")
-    .option("--interface <if>", "capture a network interface live")
+    .option("--interface <if>", "capture a network interface live with tcpdump (root), until SIGINT/SIGTERM")
+    .option("--filter <expr>", "with --interface: a capture filter (tcpdump syntax), e.g. 'not port 4222'")
+    .option(
+      "--snaplen <bytes>",
+      "network: bytes shipped of each packet (headers are all the detector reads; 0: whole packets)",
+      nonNegativeInteger,
+      256,
+    )
     .option("--edge", "score on this host with the fleet's model and ship alerts and summaries only")
     .option(
       "--state <dir>",
@@ -212,13 +223,13 @@ export function registerFleet(program: Command): void {
       const { runAgent, formatAgentStats } = await import("../fleet/agent.ts");
       const { fleetInput } = await import("../fleet/inputs.ts");
       fleetInput(opts.detector);
-      if (opts.interface) {
-        throw new UsageError(
-          "--interface needs the network detector in fleet mode, which is not registered yet: run `threatlens network watch --interface IF` on the host",
-        );
-      }
-      const given = [opts.follow, opts.collect, inputs.length > 0].filter(Boolean).length;
-      if (given > 1) throw new UsageError("give one input: files, --follow LOG, --collect or -");
+      const given = [opts.follow, opts.collect, opts.interface, inputs.length > 0].filter(Boolean).length;
+      if (given > 1)
+        throw new UsageError("give one input: files, --follow LOG, --collect, --interface IF or -");
+      if (opts.interface && opts.detector !== "network")
+        throw new UsageError("--interface captures packets: it feeds the network detector");
+      if (opts.filter !== undefined && !opts.interface)
+        throw new UsageError("--filter is a capture filter of --interface");
       if ([opts.pid, opts.cgroup, opts.comm].some((v) => v !== undefined) && !opts.collect)
         throw new UsageError("--pid, --cgroup and --comm choose what --collect traces");
       if (opts.collect && opts.detector !== "ransomware")
@@ -232,14 +243,29 @@ export function registerFleet(program: Command): void {
           })
         : null;
       if (collector) await collector.ready;
-      const untrap = collector ? onStopSignals(() => void collector.stop()) : null;
+      // tcpdump runs beside the agent; a signal stops it, the packets it wrote are still shipped.
+      const capture = opts.interface
+        ? new (await import("../network/live/tcpdump.ts")).LiveCapture({
+            interface: opts.interface,
+            filter: opts.filter,
+            snaplen: opts.snaplen || undefined,
+          })
+        : null;
+      if (capture) {
+        await capture.started();
+        log(`threatlens: tcpdump listening on ${opts.interface}`);
+      }
+      const live = collector ?? capture;
+      const untrap = live ? onStopSignals(() => void live.stop()) : null;
       const input: AgentInput = collector
         ? { kind: "stream", stream: collector.output, name: "collector" }
-        : opts.follow
-          ? { kind: "follow", path: opts.follow }
-          : inputs.length === 1 && inputs[0] === "-"
-            ? { kind: "stdin" }
-            : { kind: "files", paths: inputs };
+        : capture
+          ? { kind: "stream", stream: capture.output, name: capture.name }
+          : opts.follow
+            ? { kind: "follow", path: opts.follow }
+            : inputs.length === 1 && inputs[0] === "-"
+              ? { kind: "stdin" }
+              : { kind: "files", paths: inputs };
       const common = {
         nats: natsUrl(opts.nats),
         host: opts.host,
@@ -252,15 +278,27 @@ export function registerFleet(program: Command): void {
         lingerMs: opts.lingerMs,
         timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000,
         statsMs: opts.stats * 1000,
-        handleSignals: collector === null,
+        snaplen: opts.snaplen,
+        handleSignals: live === null,
         onWarning: (m: string) => log(`threatlens: ${m}`),
         onInfo: (m: string) => log(m),
+      };
+      // tcpdump's counts are final once it exited: packets the kernel dropped are the capture's only loss.
+      const endCapture = async () => {
+        if (!capture) return null;
+        const counts = await capture.stop();
+        for (const w of capture.warnings) log(`threatlens: tcpdump: ${w}`);
+        log(
+          `tcpdump: ${counts.captured.toLocaleString("en-US")} packets captured, ${counts.dropped} dropped by the kernel`,
+        );
+        return counts;
       };
       if (opts.edge) {
         // Only an edge agent scores: a thin one never loads the detector's models and engine.
         const { runEdgeAgent } = await import("../fleet/edge.ts");
         const stats = await runEdgeAgent(common);
-        if (opts.json) printJson(stats);
+        const captured = await endCapture();
+        if (opts.json) printJson(captured ? { ...stats, capture: captured } : stats);
         const e = stats.engine;
         log(
           `threatlens edge agent ${stats.host}/${stats.detector}: events ${e?.records ?? 0}, alerts ${e?.alerts ?? 0} (incidents ${e?.incidents ?? 0}), published ${stats.alertsPublished}, still buffered ${stats.alertsBuffered}, model version ${stats.modelVersion}`,
@@ -275,7 +313,8 @@ export function registerFleet(program: Command): void {
           `threatlens collector: ${c.events.toLocaleString("en-US")} events in ${(c.durationMs / 1000).toFixed(1)} s, ${c.lost} lost between the kernel and the collector`,
         );
       }
-      if (opts.json) printJson(stats);
+      const captured = await endCapture();
+      if (opts.json) printJson(captured ? { ...stats, capture: captured } : stats);
       log(
         `${formatAgentStats(stats)}${stats.complete ? "" : " — gave up waiting; the spool keeps the rest for the next run"}`,
       );

@@ -24,6 +24,8 @@ export interface AgentOptions {
   host: string;
   detector: string;
   input: AgentInput;
+  /** Packet captures: bytes shipped of each packet (default 256, headers; 0 for whole packets). */
+  snaplen?: number;
   /** State directory (session, spool, progress); default under ~/.local/state/threatlens/agent/. */
   stateDir?: string;
   /** Bound on the disk spool (bytes of unacknowledged batches). */
@@ -83,7 +85,7 @@ interface RunRecord {
 export function openAgent(options: AgentOptions) {
   const host = checkHostName(options.host);
   const detector = fleetInput(options.detector);
-  const sources = inputSources(options.input, detector);
+  const sources = inputSources(options.input, detector, { snaplen: options.snaplen });
   const state = new AgentState(
     options.stateDir ?? defaultAgentStateDir(host, detector.kind),
     host,

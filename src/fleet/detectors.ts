@@ -1,7 +1,9 @@
 import type { Alert } from "../core/stream/alerts.ts";
 import type { DetectorKind, Entity, ModelRef, Scorer } from "../core/stream/detector.ts";
 import type { AlertLedger, AlertSink, StreamEngine } from "../core/stream/engine.ts";
+import type { LineSource } from "../core/stream/line-sources.ts";
 import type { LineParser } from "../core/stream/run.ts";
+import type { AgentInput } from "./sources.ts";
 
 /**
  * What fleet mode needs from a detector, beyond the engine's Detector interface: how to read its model from bytes,
@@ -34,10 +36,16 @@ export interface HostEngineOptions {
  */
 export interface FleetInput {
   readonly kind: DetectorKind;
-  /** How agents ship this detector's input: text lines (event logs, strace output). */
-  readonly input: "lines";
-  /** Checks an input's first line before an agent ships it: an error message, or null when it is valid. */
+  /**
+   * Checks a shipped source's first line (an event log's header, or the header the detector's own sources write):
+   * an error message, or null when it is valid.
+   */
   checkFirstLine(line: string): string | null;
+  /**
+   * Sources for inputs that are not text lines (packet captures): the detector reads them itself and hands out one line
+   * per record. Without it, files and streams are read as text lines, checked by `checkFirstLine` before shipping.
+   */
+  sources?(input: AgentInput, options: { snaplen?: number }): LineSource[];
 }
 
 export interface FleetDetector extends FleetInput {
@@ -47,6 +55,6 @@ export interface FleetDetector extends FleetInput {
   createEngine(options: HostEngineOptions): StreamEngine<unknown, Entity>;
   /** Parses one source's lines (a fresh parser per source: it learns the layout from the header). */
   parser(sourceName: string): LineParser<unknown>;
-  /** The model shipped in the package, if any (`fleet init` publishes it when the store has none). */
+  /** The model shipped in the package, if any (`fleet models push` without a file publishes it). */
   readonly defaultModel?: string;
 }

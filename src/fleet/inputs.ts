@@ -1,9 +1,10 @@
 import { UsageError } from "../core/errors.ts";
+import { networkInput } from "../network/fleet-input.ts";
 import { ransomwareInput } from "../ransomware/fleet-input.ts";
 import type { FleetInput } from "./detectors.ts";
 
 /** The inputs agents can ship, one per detector in registry.ts (a thin agent loads only these). */
-export const FLEET_INPUTS: readonly FleetInput[] = [ransomwareInput];
+export const FLEET_INPUTS: readonly FleetInput[] = [ransomwareInput, networkInput];
 
 export function fleetInput(kind: string): FleetInput {
   const found = FLEET_INPUTS.find((d) => d.kind === kind);

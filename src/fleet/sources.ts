@@ -11,7 +11,12 @@ export type AgentInput =
   | { kind: "stdin" }
   | { kind: "stream"; stream: Readable; name: string };
 
-export function inputSources(input: AgentInput, detector: FleetInput): LineSource[] {
+export function inputSources(
+  input: AgentInput,
+  detector: FleetInput,
+  options: { snaplen?: number } = {},
+): LineSource[] {
+  if (detector.sources) return detector.sources(input, options);
   switch (input.kind) {
     case "files":
       if (input.paths.length === 0) throw new UsageError("no input: give files, --follow LOG or -");

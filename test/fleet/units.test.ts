@@ -30,8 +30,11 @@ describe("detector registries", () => {
       FLEET_INPUTS.map((d) => d.kind),
       FLEET_DETECTORS.map((d) => d.kind),
     );
-    for (const d of FLEET_DETECTORS) assert.equal(fleetInput(d.kind).checkFirstLine, d.checkFirstLine);
-    assert.throws(() => fleetInput("bogus"), /no detector "bogus" \(available: ransomware\)/);
+    for (const d of FLEET_DETECTORS) {
+      assert.equal(fleetInput(d.kind).checkFirstLine, d.checkFirstLine);
+      assert.equal(fleetInput(d.kind).sources, d.sources);
+    }
+    assert.throws(() => fleetInput("bogus"), /no detector "bogus" \(available: ransomware, network\)/);
   });
 });
 

@@ -24,8 +24,9 @@ export interface RecordSource<R> {
   readonly name: string;
   readonly stats: { bytes: number; droppedRecords: number };
   /** Hands every record to `onRecord` (the object may be reused for the next one) and calls `onChunk` between
-   * chunks. Resolves at the end of input, or once `stop` was called. */
-  run(onRecord: (record: R) => void, onChunk?: () => void): Promise<void>;
+   * chunks; when `onChunk` returns a promise, nothing more is read until it settles (back-pressure, as for line
+   * sources). Resolves at the end of input, or once `stop` was called. */
+  run(onRecord: (record: R) => void, onChunk?: () => void | Promise<void>): Promise<void>;
   stop(): void;
   position(): FilePosition | null;
   resume?(position: FilePosition): void;

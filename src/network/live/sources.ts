@@ -37,6 +37,11 @@ abstract class PacketSource implements RecordSource<PacketRecord> {
     this.stopped = true;
   }
 
+  /** Packets handed out so far, counting those a resumed file skipped: the last one's index + 1. */
+  get handedOut(): number {
+    return this.index;
+  }
+
   position(): FilePosition | null {
     return null;
   }
@@ -45,7 +50,7 @@ abstract class PacketSource implements RecordSource<PacketRecord> {
     return 0;
   }
 
-  async run(onRecord: (record: PacketRecord) => void, onChunk?: () => void): Promise<void> {
+  async run(onRecord: (record: PacketRecord) => void, onChunk?: () => void | Promise<void>): Promise<void> {
     let reader: CaptureReader;
     try {
       reader = await this.open();
@@ -79,14 +84,16 @@ abstract class PacketSource implements RecordSource<PacketRecord> {
     try {
       for (;;) {
         if (this.stopped) return;
+        let held: Promise<void> | undefined;
         const report = () => {
           this.stats.bytes = reader.position;
           for (const w of reader.warnings.splice(0)) this.notices.push(formatCaptureWarning(w));
-          onChunk?.();
+          held = onChunk?.() ?? undefined;
         };
         const more = await reader.readBatch(handle, this.live ? report : undefined);
         // A live stream reported before it waited; reporting again as data arrives would time the quiet gap as lag.
         if (!this.live || !more || this.stopped) report();
+        if (held) await held;
         if (!more) return;
         if (ahead > 1) {
           await new Promise((r) => setTimeout(r, ahead));
@@ -129,7 +136,10 @@ export class CaptureFileSource extends PacketSource {
 
   private resumeAt: FilePosition | null = null;
 
-  override async run(onRecord: (record: PacketRecord) => void, onChunk?: () => void): Promise<void> {
+  override async run(
+    onRecord: (record: PacketRecord) => void,
+    onChunk?: () => void | Promise<void>,
+  ): Promise<void> {
     if (this.resumeAt !== null) {
       const info = await stat(this.path);
       if (info.ino !== this.resumeAt.inode) {

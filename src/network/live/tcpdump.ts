@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import type { Readable } from "node:stream";
 import { InputError, UsageError } from "../../core/errors.ts";
 import { CaptureStreamSource } from "./sources.ts";
 
@@ -91,7 +92,11 @@ export class TcpdumpStderr {
 }
 
 export class LiveCapture {
-  readonly source: CaptureStreamSource;
+  /** tcpdump's stdout: the capture as it is written (read it through `source`, or hand it to another reader). */
+  readonly output: Readable;
+  /** A name that says where the packets come from. */
+  readonly name: string;
+  private packetSource: CaptureStreamSource | null = null;
   /** Resolves once tcpdump is listening; rejects if it fails to start. */
   readonly ready: Promise<void>;
   /** Resolves when tcpdump has exited, with its final counts. */
@@ -118,7 +123,8 @@ export class LiveCapture {
     const command = [...(options.via ?? []), options.tcpdump ?? "tcpdump", ...args];
     const child = spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
-    this.source = new CaptureStreamSource(`tcpdump -i ${options.interface}`, child.stdout!);
+    this.output = child.stdout!;
+    this.name = `tcpdump -i ${options.interface}`;
     let listening: () => void = () => {};
     let failed: (e: Error) => void = () => {};
     this.ready = new Promise<void>((resolve, reject) => {
@@ -157,6 +163,22 @@ export class LiveCapture {
       });
     });
     this.done.catch(() => {});
+  }
+
+  /** Resolves once tcpdump listens; throws why it could not start (no tcpdump, no permission, no such interface). */
+  async started(): Promise<void> {
+    const failed = this.done.then(
+      () => null,
+      (e: Error) => e,
+    );
+    const outcome = await Promise.race([this.ready.then(() => null), failed]);
+    if (outcome instanceof Error) throw outcome;
+  }
+
+  /** The capture's packets for the streaming engine (made on first use: the stream has one reader). */
+  get source(): CaptureStreamSource {
+    this.packetSource ??= new CaptureStreamSource(this.name, this.output);
+    return this.packetSource;
   }
 
   /** The latest counts tcpdump reported (ask for fresh ones with `refresh`). */

@@ -3,7 +3,8 @@ import { readArtifactIdentity } from "../../core/artifact.ts";
 import { UsageError } from "../../core/errors.ts";
 import { dataPath } from "../../core/package-root.ts";
 import type { Alert } from "../../core/stream/alerts.ts";
-import { type AlertSink, StreamEngine } from "../../core/stream/engine.ts";
+import type { Scorer } from "../../core/stream/detector.ts";
+import { type AlertLedger, type AlertSink, StreamEngine } from "../../core/stream/engine.ts";
 import { type RunSummary, StreamRun } from "../../core/stream/run.ts";
 import { type AlertFormat, FileSink, StreamSink } from "../../core/stream/sinks.ts";
 import { StateDirectory } from "../../core/stream/state.ts";
@@ -14,8 +15,14 @@ import { formatTimestamp } from "../csv/write.ts";
 import { flowFeatureNames } from "../flows/features.ts";
 import type { FlowCursor, FlowScoringPoints, FlowTimeouts, ScoringPointName } from "../flows/table.ts";
 import { loadNetworkModel, type NetworkModel } from "../model.ts";
-import { NETWORK_SCHEDULE, NetworkDetector, SUBJECT_IDLE_S, type SubjectEntity } from "./detector.ts";
-import { NetworkScorer, networkFlowModel } from "./scorer.ts";
+import {
+  NETWORK_SCHEDULE,
+  NetworkDetector,
+  type NetworkDetectorOptions,
+  SUBJECT_IDLE_S,
+  type SubjectEntity,
+} from "./detector.ts";
+import { type FlowModel, NetworkScorer, networkFlowModel } from "./scorer.ts";
 import { CaptureFileSource, CaptureStreamSource } from "./sources.ts";
 import { type CaptureCounts, LiveCapture } from "./tcpdump.ts";
 
@@ -92,19 +99,23 @@ export interface NetworkWatchResult {
 export async function watchNetwork(options: NetworkWatchOptions): Promise<NetworkWatchResult> {
   const modelPath = options.model ?? DEFAULT_NETWORK_MODEL;
   const model = await loadNetworkModel(modelPath);
-  const width = model.featureNames.length;
-  if (model.featureNames.some((name, i) => flowFeatureNames[i] !== name)) {
-    throw new UsageError(
-      `${modelPath}: this model's features are not threatlens flow features in order (a FlowMeter-flow or CSV-only model?); watch computes ${flowFeatureNames.length} features per flow`,
-    );
-  }
-  if (width > flowFeatureNames.length)
-    throw new UsageError(`${modelPath}: ${width} features, more than watch computes`);
+  checkLiveModel(model, modelPath);
   const identity = await readArtifactIdentity(modelPath);
   const flowModel = networkFlowModel(model);
   const onFlowScored = options.onFlowScored;
-  const detector = new NetworkDetector({
-    model: flowModel,
+  const sinks: AlertSink[] = [];
+  const stdout = options.stdout === undefined ? process.stdout : options.stdout;
+  if (stdout) sinks.push(new StreamSink(stdout, options.format ?? "json"));
+  const fileSink = options.alertsFile ? new FileSink(options.alertsFile, "json") : null;
+  if (fileSink) sinks.push(fileSink);
+  const state = options.state ? new StateDirectory(options.state) : undefined;
+  const engine = createNetworkEngine({
+    flowModel,
+    scorer: new NetworkScorer(flowModel, identity),
+    hostname: options.hostname,
+    sinks,
+    ledger: state,
+    onAlert: options.onAlert,
     timeouts: options.timeouts,
     points: options.points,
     includeCut: options.includeCut,
@@ -114,23 +125,7 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
       ? (flow, score, point) => onFlowScored(flowScore(flow, score, point, flowModel.threshold))
       : undefined,
   });
-  const sinks: AlertSink[] = [];
-  const stdout = options.stdout === undefined ? process.stdout : options.stdout;
-  if (stdout) sinks.push(new StreamSink(stdout, options.format ?? "json"));
-  const fileSink = options.alertsFile ? new FileSink(options.alertsFile, "json") : null;
-  if (fileSink) sinks.push(fileSink);
-  const state = options.state ? new StateDirectory(options.state) : undefined;
-  const engine = new StreamEngine<PacketRecord, SubjectEntity>(detector, {
-    rule: NETWORK_RULE,
-    hostname: options.hostname,
-    scorer: new NetworkScorer(flowModel, identity),
-    schedule: NETWORK_SCHEDULE,
-    idleNs: SUBJECT_IDLE_S * 1e9,
-    alertPolicy: { hysteresis: flowModel.hysteresis },
-    sinks,
-    ledger: state,
-    onAlert: options.onAlert ? (a) => options.onAlert!(a) : undefined,
-  });
+  const detector = engine.detector as NetworkDetector;
   const input = options.input;
   if (state && input.kind !== "captures") {
     throw new UsageError(
@@ -216,14 +211,8 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
   clockTimer?.unref();
   try {
     if (live) {
-      // A failure to start (no tcpdump, no permission, no such interface) ends the capture stream at once; report it
-      // instead of an empty run.
-      const failed = live.done.then(
-        () => null,
-        (e: Error) => e,
-      );
-      const started = await Promise.race([live.ready.then(() => null), failed]);
-      if (started instanceof Error) throw started;
+      // A failure to start ends the capture stream at once: report it instead of an empty run.
+      await live.started();
       options.onWarning?.(`tcpdump listening on ${input.kind === "interface" ? input.name : ""}`);
     }
     options.onReady?.();
@@ -255,6 +244,67 @@ export async function watchNetwork(options: NetworkWatchOptions): Promise<Networ
     if (live) await live.stop().catch(() => {});
     fileSink?.close();
   }
+}
+
+/** Refuses a model that live scoring cannot feed: its features must be a prefix of the flow features it computes. */
+export function checkLiveModel(model: NetworkModel, path: string): void {
+  const width = model.featureNames.length;
+  if (model.featureNames.some((name, i) => flowFeatureNames[i] !== name)) {
+    throw new UsageError(
+      `${path}: this model's features are not threatlens flow features in order (a FlowMeter-flow or CSV-only model?); live scoring computes ${flowFeatureNames.length} features per flow`,
+    );
+  }
+  if (width > flowFeatureNames.length)
+    throw new UsageError(`${path}: ${width} features, more than live scoring computes`);
+}
+
+export interface NetworkEngineOptions
+  extends Omit<
+    NetworkDetectorOptions,
+    "model" | "targetSources" | "targetWindow" | "hostWindow" | "maxSubjects"
+  > {
+  /** The flow model: its scale sets the alert policy's hysteresis. */
+  flowModel: FlowModel;
+  /**
+   * What scores flows and subjects: the flow model's own scorer, or one that follows model versions (fleet mode) —
+   * the detector flags flows with it too, so that flows and subjects are always judged by the same version.
+   */
+  scorer: Scorer;
+  hostname?: string;
+  sinks: AlertSink[];
+  ledger?: AlertLedger;
+  onAlert?: (alert: Alert) => void;
+}
+
+/**
+ * The network detector in the streaming engine, as every live path runs it: `watch`, and the fleet's scorers and edge
+ * agents (src/fleet), so one host watched alone and the same host in a fleet raise the same alerts.
+ */
+export function createNetworkEngine(
+  options: NetworkEngineOptions,
+): StreamEngine<PacketRecord, SubjectEntity> {
+  const { flowModel, scorer, hostname, sinks, ledger, onAlert, ...detectorOptions } = options;
+  const flows: FlowModel = {
+    score: (features) => scorer.score(features),
+    get threshold() {
+      return scorer.threshold;
+    },
+    hysteresis: flowModel.hysteresis,
+    priority: (score) => scorer.priority(score),
+    width: flowModel.width,
+  };
+  const detector = new NetworkDetector({ ...detectorOptions, model: flows });
+  return new StreamEngine<PacketRecord, SubjectEntity>(detector, {
+    rule: NETWORK_RULE,
+    hostname,
+    scorer,
+    schedule: NETWORK_SCHEDULE,
+    idleNs: SUBJECT_IDLE_S * 1e9,
+    alertPolicy: { hysteresis: flowModel.hysteresis },
+    sinks,
+    ledger,
+    onAlert: onAlert ? (a) => onAlert(a) : undefined,
+  });
 }
 
 function scorings(detector: NetworkDetector): number {

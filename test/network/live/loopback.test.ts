@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Alert } from "../../../src/core/stream/alerts.ts";
 import { CLI_MAIN } from "../../support/cli.ts";
 import { tempDir } from "../helpers/captures.ts";
+import { freeBase, scan } from "../helpers/loopback.ts";
 
 /**
  * End to end with real packets: `threatlens network watch --interface lo` (tcpdump underneath) while this process
@@ -23,43 +23,6 @@ const isRoot = process.getuid?.() === 0;
 const skip = !hasTcpdump ? "tcpdump is not installed" : !isRoot ? "capturing on lo needs root" : false;
 
 const SCANNED = 300;
-
-/** The first port from `from` where a server can listen, with the scan range after it mostly free. */
-async function freeBase(from: number): Promise<number> {
-  for (let base = from; base < from + 5000; base += 500) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const probe = net.createServer();
-      probe.once("error", () => resolve(false));
-      probe.listen(base, "127.0.0.1", () => probe.close(() => resolve(true)));
-    });
-    if (ok) return base;
-  }
-  throw new Error("no free port range on loopback");
-}
-
-function scan(from: number, to: number): Promise<{ open: number; closed: number }> {
-  let open = 0;
-  let closed = 0;
-  const one = (port: number) =>
-    new Promise<void>((resolve) => {
-      const s = net.connect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
-      s.once("connect", () => {
-        open++;
-        s.destroy();
-        resolve();
-      });
-      s.once("error", () => {
-        closed++;
-        resolve();
-      });
-    });
-  return (async () => {
-    for (let p = from; p <= to; p += 20) {
-      await Promise.all(Array.from({ length: Math.min(20, to - p + 1) }, (_, i) => one(p + i)));
-    }
-    return { open, closed };
-  })();
-}
 
 /** Ordinary web use: a keep-alive client (two connections) fetching 40 pages, 50 ms apart. */
 async function browse(port: number): Promise<void> {
