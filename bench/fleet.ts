@@ -11,10 +11,12 @@
  *   4. faults: hosts replay the logs while a scorer is killed with SIGKILL and replaced, the server is restarted, and
  *      one agent is cut off the network for 60 s; then the alert stream must hold exactly the alerts a single-host
  *      `ransomware watch --hostname HOST` raises on the same logs (none missing, none extra, none twice) and every
- *      host's engine must have applied every event exactly once.
+ *      host's engine must have applied every event exactly once;
+ *   5. network: H hosts ship the shared packet captures (thin agents, packets as lines) into two scorers, end to end;
+ *      each host's alerts must be exactly those of `network watch --hostname HOST` on the same captures.
  *
  * Options: --hosts N (default 8), --quick (fewer hosts, shorter phases, 20 s offline), --skip-faults,
- * --only throughput|latency|faults (one phase: 1, 2 and 3, or 4),
+ * --only throughput|latency|faults|network (one phase: 1, 2 and 3, 4, or 5),
  * --screenshot FILE (the alerts page after the fault run, in headless Chromium).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -38,6 +40,7 @@ import { connectNats } from "../src/fleet/connection.ts";
 import { pushModel } from "../src/fleet/models.ts";
 import { FLEET_DETECTORS } from "../src/fleet/registry.ts";
 import { initFleet } from "../src/fleet/setup.ts";
+import { DEFAULT_NETWORK_MODEL, watchNetwork } from "../src/network/live/watch.ts";
 import { trainCommand } from "../src/ransomware/pipeline.ts";
 import {
   alertMessageCount,
@@ -51,14 +54,15 @@ import { type NatsServer, natsServerMissing, startNats, startProxy, waitFor } fr
 
 const root = join(fileURLToPath(import.meta.url), "..", "..");
 const data = join(root, "..", "shared", "data", "ransomware");
+const pcaps = join(root, "..", "shared", "data", "pcaps");
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const hostsArg = args.indexOf("--hosts");
 const HOSTS = hostsArg >= 0 ? Number(args[hostsArg + 1]) : quick ? 4 : 8;
 const onlyArg = args.indexOf("--only");
 const only = onlyArg >= 0 ? args[onlyArg + 1] : null;
-if (only !== null && !["throughput", "latency", "faults"].includes(only)) {
-  console.error(`bench:fleet: --only takes throughput, latency or faults, got ${only}`);
+if (only !== null && !["throughput", "latency", "faults", "network"].includes(only)) {
+  console.error(`bench:fleet: --only takes throughput, latency, faults or network, got ${only}`);
   process.exit(2);
 }
 const skipFaults = args.includes("--skip-faults") || (only !== null && only !== "faults");
@@ -176,6 +180,8 @@ function shipAll(
   hosts: string[],
   extra: string[] = [],
   natsFor?: (h: string) => string,
+  detector = "ransomware",
+  inputs = logs,
 ) {
   return hosts.map((h) =>
     threatlens(
@@ -185,14 +191,14 @@ function shipAll(
         "--host",
         h,
         "--detector",
-        "ransomware",
+        detector,
         "--state",
         join(work, "agents", `${h}-${Math.random().toString(36).slice(2)}`),
         "--stats",
         "0",
         ...(natsFor ? ["--nats", natsFor(h)] : []),
         ...extra,
-        ...logs,
+        ...inputs,
       ],
       env,
     ),
@@ -436,6 +442,49 @@ try {
     await nc.close();
     await server.stop();
   }
+
+  // 5. Network: the shared captures through thin agents, packets as lines.
+  if (only === null || only === "network") {
+    const captures = ["benign", "malicious", "ambiguous"].flatMap((c) =>
+      readdirSync(join(pcaps, c))
+        .filter((f) => /\.pcap(ng)?$/.test(f))
+        .sort()
+        .map((f) => join(pcaps, c, f)),
+    );
+    const hosts = Array.from({ length: HOSTS }, (_, i) => `net-${String(i).padStart(2, "0")}.bench`);
+    const references = await Promise.all(hosts.map((h) => networkReference(h, captures)));
+    const packetsPerHost = references[0].packets;
+    const total = HOSTS * packetsPerHost;
+    const { server, nc, env } = await fleet("network");
+    await pushModel(nc, "network", DEFAULT_NETWORK_MODEL);
+    const scorers = [startScorer(env), startScorer(env)];
+    await holding(scorers);
+    log(
+      `network: ${HOSTS} hosts × ${captures.length} captures (${fmt(packetsPerHost)} packets) through 2 scorers`,
+    );
+    const t0 = performance.now();
+    const agents = shipAll(env, hosts, [], undefined, "network", captures);
+    const codes = await Promise.all(agents.map((a) => a.exited));
+    await waitFor(() => drained(nc, total), "every packet applied", 600_000);
+    const seconds = (performance.now() - t0) / 1000;
+    const expected = references.flatMap((r) => r.alerts);
+    await waitFor(async () => (await storedAlerts(nc)).length >= expected.length, "the alerts", 60_000).catch(
+      () => {},
+    );
+    const got = await storedAlerts(nc);
+    const want = new Set(expected.map((a) => a.id));
+    const have = new Set(got.map((a) => a.id));
+    const differ =
+      [...want].filter((id) => !have.has(id)).length + [...have].filter((id) => !want.has(id)).length;
+    const twice = (await alertMessageCount(nc)) - want.size;
+    results.push(
+      `network, ${HOSTS} hosts × ${captures.length} shared captures = ${fmt(total)} packets, thin agents, 2 scorers: ${seconds.toFixed(1)} s = ${fmt(total / seconds)} packets/s end to end; agents exited ${[...new Set(codes)].join(",")}; alerts ${got.length}, network watch's ${expected.length}: ${differ} differ, ${twice} stored twice   → ${differ + twice === 0 ? "PASS" : "FAIL"}`,
+    );
+    for (const s of scorers) s.child.kill("SIGTERM");
+    await Promise.all(scorers.map((s) => s.exited));
+    await nc.close();
+    await server.stop();
+  }
 } finally {
   cleanup();
   console.log(
@@ -445,6 +494,21 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 process.exit(0);
+
+/** What `network watch --hostname HOST CAPTURES...` raises (the fleet must raise exactly these), and its packets. */
+async function networkReference(
+  host: string,
+  captures: string[],
+): Promise<{ alerts: Alert[]; packets: number }> {
+  const alerts: Alert[] = [];
+  const r = await watchNetwork({
+    input: { kind: "captures", paths: captures },
+    hostname: host,
+    stdout: null,
+    onAlert: (a) => alerts.push(a),
+  });
+  return { alerts, packets: r.detector.packets };
+}
 
 async function shoot(url: string, file: string): Promise<void> {
   const { chromium } = await import("playwright-core");

@@ -439,6 +439,13 @@ export class FlowTable {
       gen[i] = this.timerGen[j];
       due[i] = this.timerDue[j];
     }
+    // The wide per-flow columns are saved up to the highest slot in use: a table that grew for a burst, or whose
+    // capture ended, would otherwise write its whole capacity (about 1 KiB a slot) at every checkpoint. Slots above are
+    // free, and a slot is fully rewritten when a flow takes it. The narrow columns (links of the free list,
+    // generations that stale timers are checked against) stay whole.
+    let used = 0;
+    for (const head of [this.lruHead, this.closeHead])
+      for (let f = head; f >= 0; f = this.next[f]) if (f >= used) used = f + 1;
     return {
       capacity: this.capacity,
       size: this.size,
@@ -449,14 +456,14 @@ export class FlowTable {
       baseSec: Number.isNaN(this.baseSec) ? null : this.baseSec,
       sources: [...this.sources],
       source: this.source,
-      keys: encodeTyped(this.keys),
+      keys: encodeTyped(this.keys, used * KEY_WORDS),
       hashes: encodeTyped(this.hashes),
-      st: encodeTyped(this.st),
+      st: encodeTyped(this.st, used * STRIDE),
       prev: encodeTyped(this.prev),
       next: encodeTyped(this.next),
       generations: encodeTyped(this.generations),
-      links: this.withContext ? encodeTyped(this.links) : null,
-      contextValues: this.withContext ? encodeTyped(this.contextValues) : null,
+      links: this.withContext ? encodeTyped(this.links, used * CONTEXT_LINKS) : null,
+      contextValues: this.withContext ? encodeTyped(this.contextValues, used * CONTEXT_WIDTH) : null,
       context: this.withContext ? this.context.toJSON() : null,
       timers: { slot: encodeTyped(slot), gen: encodeTyped(gen), due: encodeTyped(due) },
     };
@@ -476,21 +483,38 @@ export class FlowTable {
     this.baseSec = json.baseSec ?? Number.NaN;
     this.sources.splice(0, this.sources.length, ...json.sources);
     this.source = json.source;
-    this.keys = decodeTyped(json.keys, "u32");
+    const keys = decodeTyped(json.keys, "u32");
+    const st = decodeTyped(json.st, "f64");
     this.hashes = decodeTyped(json.hashes, "u32");
-    this.st = decodeTyped(json.st, "f64");
     this.prev = decodeTyped(json.prev, "i32");
     this.next = decodeTyped(json.next, "i32");
     this.generations = decodeTyped(json.generations, "u32");
-    if (this.st.length !== cap * STRIDE || this.keys.length !== cap * KEY_WORDS) {
+    const used = st.length / STRIDE;
+    if (
+      !Number.isInteger(used) ||
+      used > cap ||
+      keys.length !== used * KEY_WORDS ||
+      [this.hashes, this.prev, this.next, this.generations].some((a) => a.length !== cap)
+    ) {
       throw new Error("the checkpoint's flow table was written by another version of threatlens");
     }
+    this.keys = new Uint32Array(cap * KEY_WORDS);
+    this.keys.set(keys);
+    this.st = new Float64Array(cap * STRIDE);
+    this.st.set(st);
     if (this.withContext !== (json.context !== null)) {
       throw new Error("the checkpoint's flow table differs in whether it tracks context");
     }
     if (this.withContext) {
-      this.links = decodeTyped(json.links!, "i32");
-      this.contextValues = decodeTyped(json.contextValues!, "f64");
+      const links = decodeTyped(json.links!, "i32");
+      const values = decodeTyped(json.contextValues!, "f64");
+      if (links.length !== used * CONTEXT_LINKS || values.length !== used * CONTEXT_WIDTH) {
+        throw new Error("the checkpoint's flow table was written by another version of threatlens");
+      }
+      this.links = new Int32Array(cap * CONTEXT_LINKS);
+      this.links.set(links);
+      this.contextValues = new Float64Array(cap * CONTEXT_WIDTH);
+      this.contextValues.set(values);
       this.context.restore(json.context!);
     }
     this.buckets = new Int32Array(cap * 2);
