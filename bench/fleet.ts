@@ -40,13 +40,14 @@ import { connectNats } from "../src/fleet/connection.ts";
 import { pushModel } from "../src/fleet/models.ts";
 import { FLEET_DETECTORS } from "../src/fleet/registry.ts";
 import { initFleet } from "../src/fleet/setup.ts";
-import { DEFAULT_NETWORK_MODEL, watchNetwork } from "../src/network/live/watch.ts";
+import { DEFAULT_NETWORK_MODEL } from "../src/network/live/watch.ts";
 import { trainCommand } from "../src/ransomware/pipeline.ts";
 import {
   alertMessageCount,
   checkpoints,
   eventsOutstanding,
   idCounts,
+  networkReference,
   referenceAlerts,
   storedAlerts,
 } from "../test/fleet/cluster.ts";
@@ -494,21 +495,6 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 process.exit(0);
-
-/** What `network watch --hostname HOST CAPTURES...` raises (the fleet must raise exactly these), and its packets. */
-async function networkReference(
-  host: string,
-  captures: string[],
-): Promise<{ alerts: Alert[]; packets: number }> {
-  const alerts: Alert[] = [];
-  const r = await watchNetwork({
-    input: { kind: "captures", paths: captures },
-    hostname: host,
-    stdout: null,
-    onAlert: (a) => alerts.push(a),
-  });
-  return { alerts, packets: r.detector.packets };
-}
 
 async function shoot(url: string, file: string): Promise<void> {
   const { chromium } = await import("playwright-core");

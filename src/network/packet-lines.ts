@@ -7,7 +7,7 @@ import type {
   LineSourceStats,
 } from "../core/stream/line-sources.ts";
 import { type LineParser, RecordError } from "../core/stream/run.ts";
-import type { PacketRecord } from "./capture/types.ts";
+import { blankPacketRecord, type PacketRecord } from "./capture/types.ts";
 import type { CaptureFileSource, CaptureStreamSource } from "./live/sources.ts";
 
 /**
@@ -98,19 +98,7 @@ const NINE = 57;
 /** Reads packet lines back into packet records (one reused record, as the capture readers hand out). */
 export class PacketLineParser implements LineParser<PacketRecord> {
   private data = Buffer.allocUnsafe(4096);
-  private readonly record: PacketRecord = {
-    data: this.data,
-    offset: 0,
-    capturedLength: 0,
-    originalLength: 0,
-    tsSec: 0,
-    tsNsec: 0,
-    linkType: 0,
-    snapLen: 0,
-    interfaceId: 0,
-    fileOffset: 0,
-    index: 0,
-  };
+  private readonly record: PacketRecord = blankPacketRecord(this.data);
   private sawHeader = false;
   private view: Buffer | null = null;
   private viewOf: Uint8Array | null = null;

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,11 +13,13 @@ import { LineFeed } from "../../src/core/stream/run.ts";
 import { readAlerts } from "../../src/fleet/alerts.ts";
 import { EVENTS_STREAM, STATE_BUCKET } from "../../src/fleet/names.ts";
 import { decodeCheckpoint, type SessionCheckpoint } from "../../src/fleet/session.ts";
+import { watchNetwork } from "../../src/network/live/watch.ts";
 import { ransomwareFleet } from "../../src/ransomware/fleet.ts";
 import { trainCommand } from "../../src/ransomware/pipeline.ts";
 import { simulateLogs } from "../../src/ransomware/simulate.ts";
 import { watchRansomware } from "../../src/ransomware/watch.ts";
 import { CLI_MAIN } from "../support/cli.ts";
+import { waitFor } from "./helpers.ts";
 
 /** Pieces the fleet tests and benchmark share: CLI processes, a trained model, reference alerts, drain checks. */
 export const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
@@ -105,6 +108,36 @@ export async function referenceLiveAlerts(model: string, host: string, log: stri
     start = end + 1;
   }
   return alerts;
+}
+
+/** What `network watch --hostname HOST CAPTURES...` raises (the fleet must raise exactly these), and its packets. */
+export async function networkReference(
+  host: string,
+  captures: string[],
+): Promise<{ alerts: Alert[]; packets: number }> {
+  const alerts: Alert[] = [];
+  const result = await watchNetwork({
+    input: { kind: "captures", paths: captures },
+    hostname: host,
+    stdout: null,
+    onAlert: (a) => alerts.push(a),
+  });
+  return { alerts, packets: result.detector.packets };
+}
+
+/**
+ * Waits until the alert stream holds `expected` (and no event is left unscored), then checks it holds exactly those
+ * alerts, each once; returns what it holds.
+ */
+export async function expectExactly(nc: NatsConnection, expected: Alert[]): Promise<Alert[]> {
+  await waitFor(
+    async () => (await storedAlerts(nc)).length >= expected.length && (await eventsOutstanding(nc)) === 0,
+    "the alerts",
+  );
+  const got = await storedAlerts(nc);
+  assert.deepEqual(got.map((a) => a.id).sort(), expected.map((a) => a.id).sort());
+  assert.equal(await alertMessageCount(nc), expected.length, "no alert stored twice");
+  return got;
 }
 
 export async function storedAlerts(nc: NatsConnection): Promise<Alert[]> {

@@ -16,6 +16,7 @@ import {
   checkpoints,
   cli,
   eventsOutstanding,
+  expectExactly,
   idCounts,
   type Proc,
   referenceAlerts,
@@ -146,13 +147,7 @@ describe("fleet mode", { skip: missing ?? false }, () => {
     for (const a of agents) await finished(a);
     const expected = (await Promise.all(hosts.map((h) => referenceAlerts(model, h, logs)))).flat();
     assert.ok(expected.length > 0);
-    await waitFor(
-      async () => (await storedAlerts(nc)).length >= expected.length && (await eventsOutstanding(nc)) === 0,
-      "the alerts",
-    );
-    const got = await storedAlerts(nc);
-    assert.deepEqual(got.map((a) => a.id).sort(), expected.map((a) => a.id).sort());
-    assert.equal(await alertMessageCount(nc), expected.length, "no alert stored twice");
+    const got = await expectExactly(nc, expected);
     for (const a of got) assert.deepEqual(a.model.version, "1");
     // Both scorers took a share of the partitions.
     await waitFor(

@@ -3,21 +3,12 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Alert } from "../../src/core/stream/alerts.ts";
 import { connectNats } from "../../src/fleet/connection.ts";
-import { watchNetwork } from "../../src/network/live/watch.ts";
 import { tempDir } from "../network/helpers/captures.ts";
 import { freeBase, scan } from "../network/helpers/loopback.ts";
 import { benignCapture, maliciousCapture } from "../network/helpers/traffic.ts";
 import { runCli } from "../support/cli.ts";
-import {
-  alertMessageCount,
-  checkpoints,
-  cli,
-  eventsOutstanding,
-  type Proc,
-  storedAlerts,
-} from "./cluster.ts";
+import { checkpoints, cli, expectExactly, networkReference, type Proc, storedAlerts } from "./cluster.ts";
 import { type NatsServer, natsServerMissing, startNats, waitFor } from "./helpers.ts";
 
 /**
@@ -42,18 +33,6 @@ function run(args: string[]): Proc {
 async function finished(p: Proc): Promise<void> {
   const code = await p.exited;
   if (code !== 0) throw new Error(`exit ${code}: ${p.stderr().slice(-2000)}`);
-}
-
-/** What `network watch --hostname HOST CAPTURES...` raises, and the packets it read. */
-async function reference(host: string, captures: string[]): Promise<{ alerts: Alert[]; packets: number }> {
-  const alerts: Alert[] = [];
-  const result = await watchNetwork({
-    input: { kind: "captures", paths: captures },
-    hostname: host,
-    stdout: null,
-    onAlert: (a) => alerts.push(a),
-  });
-  return { alerts, packets: result.detector.packets };
 }
 
 describe("fleet mode: the network detector", { skip: missing ?? false }, () => {
@@ -106,17 +85,11 @@ describe("fleet mode: the network detector", { skip: missing ?? false }, () => {
     );
     for (const a of agents) await finished(a);
     const references = await Promise.all(
-      Object.entries(captures).map(([host, files]) => reference(host, files)),
+      Object.entries(captures).map(([host, files]) => networkReference(host, files)),
     );
     const expected = references.flatMap((r) => r.alerts);
     assert.ok(expected.filter((a) => a.status === "new").length >= 2, "each scan raises an incident");
-    await waitFor(
-      async () => (await storedAlerts(nc)).length >= expected.length && (await eventsOutstanding(nc)) === 0,
-      "the alerts",
-    );
-    const got = await storedAlerts(nc);
-    assert.deepEqual(got.map((a) => a.id).sort(), expected.map((a) => a.id).sort());
-    assert.equal(await alertMessageCount(nc), expected.length, "no alert stored twice");
+    const got = await expectExactly(nc, expected);
     for (const a of got) {
       assert.equal(a.detector, "network");
       assert.equal(a.model.version, "1");
@@ -132,7 +105,7 @@ describe("fleet mode: the network detector", { skip: missing ?? false }, () => {
 
   test("an edge agent scores its captures itself and ships the same alerts", async () => {
     const files = [tmp.write("scan-e.pcap", maliciousCapture(13))];
-    const { alerts: expected } = await reference("edge-3", files);
+    const { alerts: expected } = await networkReference("edge-3", files);
     assert.ok(expected.length > 0);
     const agent = run([
       "fleet",
@@ -156,36 +129,16 @@ describe("fleet mode: the network detector", { skip: missing ?? false }, () => {
   });
 
   test("bad input is refused before anything is shipped", () => {
+    const agent = (detector: string, ...rest: string[]) =>
+      runCli(["fleet", "agent", "--nats", server.url, "--host", "h", "--detector", detector, ...rest]);
     const notes = tmp.write("notes.txt", Buffer.from("hello\n"));
-    const r = runCli(["fleet", "agent", "--nats", server.url, "--host", "h", "--detector", "network", notes]);
+    const r = agent("network", notes);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /notes\.txt \(byte offset 0\): not a pcap or pcapng file/);
-    const follow = runCli([
-      "fleet",
-      "agent",
-      "--nats",
-      server.url,
-      "--host",
-      "h",
-      "--detector",
-      "network",
-      "--follow",
-      notes,
-    ]);
+    const follow = agent("network", "--follow", notes);
     assert.equal(follow.code, 2);
     assert.match(follow.stderr, /--follow reads a growing text log/);
-    const wrong = runCli([
-      "fleet",
-      "agent",
-      "--nats",
-      server.url,
-      "--host",
-      "h",
-      "--detector",
-      "ransomware",
-      "--interface",
-      "lo",
-    ]);
+    const wrong = agent("ransomware", "--interface", "lo");
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /--interface captures packets: it feeds the network detector/);
   });

@@ -5,6 +5,7 @@ import { InputError } from "../../src/core/errors.ts";
 import { randomInt, seededRandom } from "../../src/core/random.ts";
 import { RecordError } from "../../src/core/stream/run.ts";
 import { CaptureReader } from "../../src/network/capture/reader.ts";
+import type { PacketRecord } from "../../src/network/capture/types.ts";
 import { CaptureFileSource, CaptureStreamSource } from "../../src/network/live/sources.ts";
 import { PACKET_LINES_HEADER, PacketLineParser, PacketLineSource } from "../../src/network/packet-lines.ts";
 import { pcapngFile, tempDir } from "./helpers/captures.ts";
@@ -26,21 +27,24 @@ interface Packet {
   bytes: string;
 }
 
+function packetOf(p: PacketRecord, kept = p.capturedLength): Packet {
+  return {
+    sec: p.tsSec,
+    nsec: p.tsNsec,
+    link: p.linkType,
+    orig: p.originalLength,
+    offset: p.fileOffset,
+    bytes: Buffer.from(p.data.subarray(p.offset, p.offset + kept)).toString("hex"),
+  };
+}
+
 async function packetsOf(path: string, snaplen: number): Promise<Packet[]> {
   const reader = await CaptureReader.open(path);
   const out: Packet[] = [];
   for (;;) {
     const p = await reader.next();
     if (p === null) break;
-    const kept = snaplen > 0 ? Math.min(snaplen, p.capturedLength) : p.capturedLength;
-    out.push({
-      sec: p.tsSec,
-      nsec: p.tsNsec,
-      link: p.linkType,
-      orig: p.originalLength,
-      offset: p.fileOffset,
-      bytes: Buffer.from(p.data.subarray(p.offset, p.offset + kept)).toString("hex"),
-    });
+    out.push(packetOf(p, snaplen > 0 ? Math.min(snaplen, p.capturedLength) : p.capturedLength));
   }
   await reader.close();
   return out;
@@ -61,15 +65,7 @@ function parseAll(lines: { line: number; text: string }[]): Packet[] {
   for (const { line, text } of lines) {
     const bytes = Buffer.from(text, "latin1");
     const p = parser.parse(bytes, 0, bytes.length, line);
-    if (p === null) continue;
-    out.push({
-      sec: p.tsSec,
-      nsec: p.tsNsec,
-      link: p.linkType,
-      orig: p.originalLength,
-      offset: p.fileOffset,
-      bytes: Buffer.from(p.data.subarray(p.offset, p.offset + p.capturedLength)).toString("hex"),
-    });
+    if (p !== null) out.push(packetOf(p));
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { InputError } from "../../core/errors.ts";
 import type { ChunkSource } from "./source.ts";
-import type { CaptureWarning, PacketRecord } from "./types.ts";
+import { blankPacketRecord, type CaptureWarning, type PacketRecord } from "./types.ts";
 
 /** Magic numbers as read little-endian from the first 4 bytes. */
 const MAGIC_USEC = 0xa1b2c3d4;
@@ -71,19 +71,7 @@ export class PcapParser {
     this.linkType = readU32(b, p + 20, this.le) & 0xffff;
     this.maxCaplen = Math.min(Math.max(MAX_CAPLEN, this.snapLen), ABSOLUTE_MAX_CAPLEN);
     src.pos += GLOBAL_HEADER_LENGTH;
-    this.rec = {
-      data: b,
-      offset: 0,
-      capturedLength: 0,
-      originalLength: 0,
-      tsSec: 0,
-      tsNsec: 0,
-      linkType: this.linkType,
-      snapLen: this.snapLen,
-      interfaceId: 0,
-      fileOffset: 0,
-      index: -1,
-    };
+    this.rec = { ...blankPacketRecord(b), linkType: this.linkType, snapLen: this.snapLen };
   }
 
   next(): PacketRecord | null {

@@ -1,6 +1,6 @@
 import { InputError } from "../../core/errors.ts";
 import type { ChunkSource } from "./source.ts";
-import type { CaptureWarning, PacketRecord } from "./types.ts";
+import { blankPacketRecord, type CaptureWarning, type PacketRecord } from "./types.ts";
 
 const BLOCK_SHB = 0x0a0d0d0a;
 const BLOCK_IDB = 0x00000001;
@@ -59,19 +59,7 @@ export class PcapngParser {
     private readonly file: string,
     private readonly warn: (w: CaptureWarning) => void,
   ) {
-    this.rec = {
-      data: src.buf,
-      offset: 0,
-      capturedLength: 0,
-      originalLength: 0,
-      tsSec: 0,
-      tsNsec: 0,
-      linkType: 0,
-      snapLen: 0,
-      interfaceId: 0,
-      fileOffset: 0,
-      index: -1,
-    };
+    this.rec = blankPacketRecord(src.buf);
   }
 
   next(): PacketRecord | null {

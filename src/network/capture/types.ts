@@ -27,6 +27,23 @@ export interface PacketRecord {
   index: number;
 }
 
+/** A record to reuse for every packet of a reader: its fields are set as each packet is read. */
+export function blankPacketRecord(data: Uint8Array): PacketRecord {
+  return {
+    data,
+    offset: 0,
+    capturedLength: 0,
+    originalLength: 0,
+    tsSec: 0,
+    tsNsec: 0,
+    linkType: 0,
+    snapLen: 0,
+    interfaceId: 0,
+    fileOffset: 0,
+    index: -1,
+  };
+}
+
 /** Something wrong but survivable in a capture: a cut-short file, an unsupported link type, a skipped block. */
 export interface CaptureWarning {
   file: string;
