@@ -236,17 +236,23 @@ export interface ByteSink {
   close(): Promise<void>;
 }
 
+/** Writes all of `bytes` to `fd` (one writeSync may write less than asked). */
+export function writeAllSync(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
 /** A file written with plain synchronous writes: one large write per flush, no event-loop round trip. */
 export class FileSink implements ByteSink {
-  private readonly fd: number;
+  /** Open until `close`: another thread may write to it too (FlowCsvThreadWriter). */
+  readonly fd: number;
 
   constructor(path: string) {
     this.fd = openSync(path, "w");
   }
 
   write(bytes: Uint8Array): void {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    writeAllSync(this.fd, bytes);
   }
 
   async close(): Promise<void> {
