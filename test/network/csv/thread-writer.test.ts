@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { InputError } from "../../../src/core/errors.ts";
 import { seededRandom } from "../../../src/core/random.ts";
 import { TextBuffer } from "../../../src/core/text-buffer.ts";
 import { writeFlowsForCaptures } from "../../../src/network/captures.ts";
@@ -81,13 +82,27 @@ describe("FlowCsvThreadWriter", () => {
   for (const context of [false, true]) {
     it(`writes the same bytes as the single-threaded writer (${context ? "with" : "without"} context)`, async () => {
       const out = join(tmp.dir, `flows-${context}.csv`);
-      const summary = await writeFlowsForCaptures(captures, out, { withContext: context });
+      const summary = await writeFlowsForCaptures(captures, out, {
+        withContext: context,
+        writerThread: true,
+      });
       const expected = await singleThreaded(captures, context);
       assert.ok(summary.rows > 4 * 4096, `${summary.rows} rows`);
       assert.equal(expected.toString("latin1").split("\n").length - 2, summary.rows);
       assert.ok(readFileSync(out).equals(expected));
     });
   }
+
+  it("stops its thread and leaves no output behind when a later capture is unreadable", async () => {
+    const out = join(tmp.dir, "never.csv");
+    const bad = tmp.write("bad.pcap", Buffer.from("not a capture at all"));
+    await assert.rejects(writeFlowsForCaptures([captures[0], bad], out, { writerThread: true }), InputError);
+    assert.equal(existsSync(out), false);
+    assert.deepEqual(
+      readdirSync(tmp.dir).filter((f) => f.includes("partial")),
+      [],
+    );
+  });
 
   it("reports a write failure in its thread with the system's error code", async () => {
     const fd = openSync("/dev/full", "w");
