@@ -35,6 +35,15 @@ export interface WriteFlowsOptions extends ExtractFlowsOptions {
  */
 const WRITER_THREAD_MIN_BYTES = 32 * 2 ** 20;
 
+function isDeviceOrPipe(path: string): boolean {
+  try {
+    const s = statSync(path);
+    return s.isCharacterDevice() || s.isBlockDevice() || s.isFIFO() || s.isSocket();
+  } catch {
+    return false; // a new file
+  }
+}
+
 function useWriterThread(paths: readonly string[]): boolean {
   if (availableParallelism() < 2) return false;
   let bytes = 0;
@@ -82,7 +91,10 @@ export async function writeFlowsForCaptures(
     portNames = await loadPortNames(options.portNamesPath);
   }
   const toStdout = outPath === "-";
-  const tempPath = `${outPath}.partial-${process.pid}`;
+  // A file is written aside and renamed when complete; a device or a pipe (-o /dev/null, a FIFO) is written in
+  // place: renaming onto it would replace it with a regular file.
+  const aside = !toStdout && !isDeviceOrPipe(outPath);
+  const tempPath = aside ? `${outPath}.partial-${process.pid}` : outPath;
   let sink: ByteSink | null = null;
   let threadWriter: FlowCsvThreadWriter | null = null;
   try {
@@ -128,7 +140,7 @@ export async function writeFlowsForCaptures(
     }
     await out.flush(sink);
     await sink.close();
-    if (!toStdout) await rename(tempPath, outPath);
+    if (aside) await rename(tempPath, outPath);
     return {
       outPath,
       compat,
@@ -140,10 +152,8 @@ export async function writeFlowsForCaptures(
     };
   } catch (err) {
     await threadWriter?.abort();
-    if (!toStdout) {
-      await sink?.close().catch(() => {});
-      await unlink(tempPath).catch(() => {});
-    }
+    if (!toStdout) await sink?.close().catch(() => {});
+    if (aside) await unlink(tempPath).catch(() => {});
     throw err;
   }
 }
