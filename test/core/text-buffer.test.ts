@@ -72,3 +72,51 @@ describe("TextBuffer.number", () => {
     assert.equal(Buffer.concat(chunks).toString("utf8"), "é".repeat(100000));
   });
 });
+
+describe("TextBuffer.numbers and padded", () => {
+  it("numbers writes each value as number() does, comma-separated (property test, seeded)", () => {
+    const random = seededRandom(12);
+    const kinds = [
+      () => 0,
+      () => -0,
+      () => Math.floor(random() * 10),
+      () => Math.floor(random() * 100),
+      () => Math.floor(random() * 1e8),
+      () => Math.floor(random() * 2 ** 53),
+      () => -Math.floor(random() * 1000),
+      () => (random() - 0.5) * 10 ** Math.floor(random() * 40 - 20),
+      () =>
+        [Number.NaN, Number.POSITIVE_INFINITY, 99.5, 1e-7, 2 ** 31, 2 ** 32 + 1][Math.floor(random() * 6)],
+    ];
+    for (let row = 0; row < 2000; row++) {
+      const values = Float64Array.from({ length: 1 + Math.floor(random() * 60) }, () =>
+        kinds[Math.floor(random() * kinds.length)](),
+      );
+      const b = new TextBuffer(1 << 16);
+      b.numbers(values, values.length);
+      assert.equal(b.bytes.toString("latin1", 0, b.length), Array.from(values, text).join(","));
+    }
+  });
+
+  it("numbers writes only the first `count` values", () => {
+    const b = new TextBuffer(64);
+    b.numbers(Float64Array.of(1, 2.5, 3), 2);
+    assert.equal(b.bytes.toString("latin1", 0, b.length), "1,2.5");
+  });
+
+  it("padded writes a fixed number of digits", () => {
+    const b = new TextBuffer(64);
+    for (const [v, w] of [
+      [0, 9],
+      [7, 9],
+      [123456789, 9],
+      [999999999, 9],
+      [5, 1],
+      [42, 4],
+    ]) {
+      b.length = 0;
+      b.padded(v, w);
+      assert.equal(b.bytes.toString("latin1", 0, b.length), String(v).padStart(w, "0"));
+    }
+  });
+});

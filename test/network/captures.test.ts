@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { InputError, UsageError } from "../../src/core/errors.ts";
@@ -70,6 +72,29 @@ describe("writeFlowsForCaptures", () => {
     );
     await assert.rejects(writeFlowsForCaptures([a], out, { flowmeterCompat: true }), UsageError);
     await assert.rejects(writeFlowsForCaptures([], out), UsageError);
+  });
+
+  it("writes into a pipe or a device in place instead of replacing it (-o /dev/null, a FIFO)", async () => {
+    const fifo = join(tmp.dir, "flows.fifo");
+    const copy = join(tmp.dir, "from-fifo.csv");
+    execFileSync("mkfifo", [fifo]);
+    // The reader is another process: opening a FIFO for writing blocks until it has a reader.
+    const out = openSync(copy, "w");
+    const reader = spawn("cat", [fifo], { stdio: ["ignore", out, "ignore"] });
+    closeSync(out);
+    const exited = once(reader, "exit");
+    try {
+      const summary = await writeFlowsForCaptures([a], fifo);
+      assert.ok(statSync(fifo).isFIFO(), "the FIFO was replaced by a file");
+      assert.deepEqual(await exited, [0, null]);
+      assert.equal(readFileSync(copy, "utf8").trimEnd().split("\n").length, 1 + summary.rows);
+      assert.deepEqual(
+        readdirSync(tmp.dir).filter((f) => f.includes("partial")),
+        [],
+      );
+    } finally {
+      reader.kill();
+    }
   });
 
   it("leaves no output behind when a capture is unreadable", async () => {

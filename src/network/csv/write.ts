@@ -166,12 +166,7 @@ export class FlowCsvRowWriter {
     this.time(flow.startSec, flow.startNsec);
     this.time(flow.endSec, flow.endNsec);
     out.raw(this.reasons[reason]);
-    const last = this.width - 1;
-    for (let i = 0; i < last; i++) {
-      out.number(values[i]);
-      out.byte(44);
-    }
-    out.number(values[last]);
+    out.numbers(values, this.width);
     out.byte(10);
   }
 
@@ -195,10 +190,7 @@ export class FlowCsvRowWriter {
     const out = this.out;
     out.uint(sec);
     out.byte(46);
-    for (let p = 100000000; p >= 1; p = p / 10) {
-      const digit = Math.floor(nsec / p) % 10;
-      out.byte(48 + digit);
-    }
+    out.padded(nsec, 9);
     out.byte(44);
   }
 }

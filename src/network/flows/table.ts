@@ -144,7 +144,7 @@ export const SCORING_POINT_NAMES = ["early", "close", "final"] as const;
 export type ScoringPointName = (typeof SCORING_POINT_NAMES)[number];
 
 /** Canonical key: [ipVersion << 8 | protocol, lower address (4 words), upper address (4 words), ports]. */
-const KEY_WORDS = 10;
+export const KEY_WORDS = 10;
 const FEATURES = flowFeatureNames.length;
 const OWN_FEATURES = PER_FLOW_FEATURES.length;
 const CONTEXT_WIDTH = CONTEXT_FEATURES.length;
@@ -162,7 +162,7 @@ const TCP_ACK = 0x10;
  * flow only leaves the index for a "finished" list; `take` turns finished flows into Flow objects as the consumer
  * asks, so a burst of expiries (a flood ending) does not pile up objects.
  */
-export class FlowTable {
+export class FlowTable implements FlowStore {
   size = 0;
   private capacity: number;
   private keys: Uint32Array;
@@ -958,6 +958,17 @@ function hashKey(key: Uint32Array): number {
 }
 
 /**
+ * Where a FlowCursor reads flows: a FlowTable, or finished flows copied out of one (FlowRecords), in the same layout
+ * (STRIDE doubles of state and KEY_WORDS key words per slot).
+ */
+export interface FlowStore {
+  readonly state: Float64Array;
+  readonly keyWords: Uint32Array;
+  contextOf(slot: number, out: Float64Array, offset: number): void;
+  sourceName(index: number): string;
+}
+
+/**
  * A finished flow still inside its table, read in place: valid only during FlowTable.drain's callback. Endpoints
  * are oriented by the flow's first packet ("src" sent it); addresses are big-endian words (IPv4: word 0 only).
  */
@@ -978,12 +989,12 @@ export class FlowCursor {
   source = 0;
   private slot = 0;
 
-  constructor(private readonly table: FlowTable) {}
+  constructor(readonly store: FlowStore) {}
 
   load(f: number): void {
     this.slot = f;
-    const st = this.table.state;
-    const keys = this.table.keyWords;
+    const st = this.store.state;
+    const keys = this.store.keyWords;
     const b = f * STRIDE;
     const o = f * KEY_WORDS;
     this.ipVersion = keys[o] >>> 8;
@@ -1013,19 +1024,19 @@ export class FlowCursor {
 
   /** Packets in the flow so far. */
   get packets(): number {
-    const st = this.table.state;
+    const st = this.store.state;
     const b = this.slot * STRIDE;
     return st[b + F_FWD + D_COUNT] + st[b + F_BWD + D_COUNT];
   }
 
   /** Packets when the flow was last scored at a scoring point (0: never). */
   get scoredPackets(): number {
-    return this.table.state[this.slot * STRIDE + F_SCORED];
+    return this.store.state[this.slot * STRIDE + F_SCORED];
   }
 
   /** Bytes (IP-layer) so far, both directions. */
   get bytes(): number {
-    const st = this.table.state;
+    const st = this.store.state;
     const b = this.slot * STRIDE;
     return st[b + F_FWD + D_SIZE_SUM] + st[b + F_BWD + D_SIZE_SUM];
   }
@@ -1037,13 +1048,13 @@ export class FlowCursor {
 
   /** Capture file of the flow's first packet. */
   get capture(): string {
-    return this.table.sourceName(this.source);
+    return this.store.sourceName(this.source);
   }
 
   /** Fills `out` (flowFeatureNames order: the flow's own statistics, then its context). */
   features(out: Float64Array): Float64Array {
-    computeFeatures(this.table.state, this.slot * STRIDE, this.protocol, out);
-    this.table.contextOf(this.slot, out, OWN_FEATURES);
+    computeFeatures(this.store.state, this.slot * STRIDE, this.protocol, out);
+    this.store.contextOf(this.slot, out, OWN_FEATURES);
     return out;
   }
 
