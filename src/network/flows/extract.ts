@@ -124,7 +124,7 @@ const BATCH_FLOWS = 256;
  * there step by step cost 0.2–0.4 s of a 1.1 M-packet run (each larger set of typed arrays is copied, and its size
  * in external memory sets off full garbage collections), and more peak memory than starting at this size: capacity
  * never written to is address space, not resident memory. Live detection keeps the small default, since its
- * checkpoints save the whole table.
+ * checkpoints save the table's per-slot links and generations for every slot (16 bytes each).
  */
 const FILE_INITIAL_FLOWS = 65536;
 
