@@ -392,6 +392,13 @@ export class FleetScorer {
   }
 }
 
+/**
+ * How long before its lease runs out a unit stops applying batches. Another scorer takes a lease once its time has
+ * run out, so a unit whose renewals are late (an overloaded machine) must not go on scoring meanwhile: it would take
+ * batches from the new holder's consumer and leave it gaps to wait for.
+ */
+const LEASE_MARGIN_MS = 1000;
+
 /** One detector partition held by this scorer. */
 class Unit {
   readonly sessions = new Map<string, Session>();
@@ -415,6 +422,11 @@ class Unit {
     private leaseUntil: number,
   ) {}
 
+  /** Whether the lease still runs, with a margin: past it the unit hands batches back instead of applying them. */
+  private get leaseRuns(): boolean {
+    return Date.now() < this.leaseUntil - LEASE_MARGIN_MS;
+  }
+
   start(): void {
     this.loop = this.pull().catch((error) => {
       this.scorer.warn(`${this.key}: ${errorText(error)}; giving the unit up`);
@@ -423,7 +435,7 @@ class Unit {
     this.timer = setInterval(() => {
       void this.flush().catch((error) => this.fail(error));
       this.dropIdleSessions();
-      this.checkGaps();
+      if (this.leaseRuns) this.checkGaps();
     }, this.scorer.checkpointEvery);
     this.timer.unref();
   }
@@ -459,6 +471,10 @@ class Unit {
       try {
         const consumer = await this.scorer.consumer(this.detector.kind, this.partition);
         while (!this.closing) {
+          if (!this.leaseRuns) {
+            await sleep(100);
+            continue;
+          }
           this.messages = await consumer.fetch({
             max_messages: this.scorer.pullBatch,
             expires: 5000,
@@ -467,6 +483,11 @@ class Unit {
           let busySince = performance.now();
           for await (const m of this.messages) {
             if (this.lost) return;
+            if (!this.leaseRuns) {
+              // Handed back at once (not after the ack wait): whoever holds the lease next gets it.
+              m.nak();
+              continue;
+            }
             await this.handle(m);
             // Batches queued in the client are yielded without a turn of the event loop: let it turn every 20 ms of
             // work, or heartbeats, lease renewals and acknowledgements starve and the unit is lost for nothing.
