@@ -1,5 +1,5 @@
 import { InputError } from "../core/errors.ts";
-import { thresholdAtFpr } from "../core/metrics.ts";
+import { thresholdAtFpr, thresholdBeyondSample } from "../core/metrics.ts";
 import { clopperPearson, EmpiricalTail, fisherStatistic } from "../core/tail.ts";
 import type { EpochReport, TrainedAutoencoder } from "../models/autoencoder.ts";
 import { autoencoderModule, loadAutoencoder } from "./autoencoder-module.ts";
@@ -326,7 +326,7 @@ export async function fitDetector(
   // Never below log(n + 1): one signal beyond every calibration trace, the others typical, is not enough on its own
   // (with a target below 1/n the threshold would otherwise sit just above the highest normal process, which for a
   // very regular service is barely above zero).
-  partial.liveThreshold = Math.max(thresholdAtFpr(live, config.liveTargetFpr), Math.log(n + 1));
+  partial.liveThreshold = Math.max(thresholdBeyondSample(live, config.liveTargetFpr), Math.log(n + 1));
   partial.liveExpectedFpr = rateWithInterval(live.filter((s) => s >= partial.liveThreshold).length, n);
   warnings.push(...thinCalibrationWarnings(partial, config.targetFpr));
 
