@@ -139,7 +139,7 @@ export function registerFleet(program: Command): void {
         throw new UsageError(`no ${opts.detector} model is shipped in the package: give a model file`);
       const nc = await connectNats(natsUrl(opts.nats), { name: "threatlens fleet models push" });
       try {
-        const { pointer, changed } = await pushModel(nc, opts.detector, model!, { force: opts.force });
+        const { pointer, changed } = await pushModel(nc, opts.detector, model, { force: opts.force });
         if (opts.json) printJson({ ...pointer, changed });
         else
           console.log(
@@ -248,7 +248,7 @@ export function registerFleet(program: Command): void {
         ? new (await import("../network/live/tcpdump.ts")).LiveCapture({
             interface: opts.interface,
             filter: opts.filter,
-            snaplen: opts.snaplen || undefined,
+            snaplen: opts.snaplen,
           })
         : null;
       if (capture) {

@@ -34,6 +34,18 @@ export function inputSources(
 
 /** Refuses a file that is not this detector's input before anything of it is shipped. */
 function checkFirstLine(path: string, detector: FleetInput): void {
+  const head = readHead(path, 65536);
+  const text = head.toString("utf8");
+  const newline = text.indexOf("\n");
+  const first = (newline < 0 ? text : text.slice(0, newline)).replace(/\r$/, "");
+  if (head.length === 0) throw new InputError("the file is empty", { file: path, line: 1 });
+  const problem = detector.checkFirstLine(first);
+  if (problem)
+    throw new InputError(`${problem}, found ${JSON.stringify(first.slice(0, 120))}`, { file: path, line: 1 });
+}
+
+/** The first `bytes` bytes of a file (fewer if it is shorter), for checking an input before anything is shipped. */
+export function readHead(path: string, bytes: number): Buffer {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -41,20 +53,12 @@ function checkFirstLine(path: string, detector: FleetInput): void {
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputError(code === "ENOENT" ? "no such file" : `cannot read (${code})`, { file: path });
   }
-  const buffer = Buffer.alloc(65536);
-  let read: number;
+  const buffer = Buffer.alloc(bytes);
   try {
-    read = readSync(fd, buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0));
   } catch (error) {
     throw new InputError(`cannot read (${(error as NodeJS.ErrnoException).code})`, { file: path });
   } finally {
     closeSync(fd);
   }
-  const text = buffer.subarray(0, read).toString("utf8");
-  const newline = text.indexOf("\n");
-  const first = (newline < 0 ? text : text.slice(0, newline)).replace(/\r$/, "");
-  if (read === 0) throw new InputError("the file is empty", { file: path, line: 1 });
-  const problem = detector.checkFirstLine(first);
-  if (problem)
-    throw new InputError(`${problem}, found ${JSON.stringify(first.slice(0, 120))}`, { file: path, line: 1 });
 }

@@ -1,6 +1,6 @@
-import { closeSync, openSync, readSync } from "node:fs";
 import { InputError, UsageError } from "../core/errors.ts";
 import type { FleetInput } from "../fleet/detectors.ts";
+import { readHead } from "../fleet/sources.ts";
 import { isPcapMagic } from "./capture/pcap.ts";
 import { isPcapngMagic } from "./capture/pcapng.ts";
 import { CaptureFileSource, CaptureStreamSource } from "./live/sources.ts";
@@ -37,23 +37,11 @@ export const networkInput: FleetInput = {
 
 /** Refuses a file that is not a capture before anything is shipped (a later file would otherwise fail mid-run). */
 function checkCapture(path: string): void {
-  const head = new Uint8Array(4);
-  let read = 0;
-  try {
-    const fd = openSync(path, "r");
-    try {
-      read = readSync(fd, head, 0, 4, 0);
-    } finally {
-      closeSync(fd);
-    }
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(code === "ENOENT" ? "no such file" : `cannot read (${code})`, { file: path });
-  }
-  if (read < 4 || !(isPcapMagic(head) || isPcapngMagic(head))) {
-    throw new InputError(
-      `not a pcap or pcapng file (starts with 0x${Buffer.from(head.subarray(0, read)).toString("hex")})`,
-      { file: path, offset: 0 },
-    );
+  const head = readHead(path, 4);
+  if (head.length < 4 || !(isPcapMagic(head) || isPcapngMagic(head))) {
+    throw new InputError(`not a pcap or pcapng file (starts with 0x${head.toString("hex")})`, {
+      file: path,
+      offset: 0,
+    });
   }
 }

@@ -303,7 +303,7 @@ export function createNetworkEngine(
     alertPolicy: { hysteresis: flowModel.hysteresis },
     sinks,
     ledger,
-    onAlert: onAlert ? (a) => onAlert(a) : undefined,
+    onAlert,
   });
 }
 
