@@ -7,6 +7,9 @@
  *   however extreme, cannot outweigh the others without bound.
  * - `fisherStatistic`: Σ −log p over signals (Fisher's method, used as a score: the signals are not independent, so
  *   its χ² reading is not claimed; its threshold is calibrated on normal data like any score).
+ * - `sidakMinimum`: the smallest of m p-values as one p-value (Šidák): 1 − (1 − min)^m, the chance that the smallest of
+ *   m independent uniform p-values is that small. For signals that read the same thing it keeps one strong signal
+ *   from being counted m times.
  * - `clopperPearson`: the exact binomial confidence interval of a rate k / n.
  */
 import { UsageError } from "./errors.ts";
@@ -58,6 +61,14 @@ export function fisherStatistic(probabilities: ArrayLike<number>): number {
   let sum = 0;
   for (let i = 0; i < probabilities.length; i++) sum -= Math.log(probabilities[i]);
   return sum;
+}
+
+export function sidakMinimum(probabilities: ArrayLike<number>): number {
+  if (probabilities.length === 0) throw new UsageError("no p-values to combine");
+  let min = 1;
+  for (let i = 0; i < probabilities.length; i++) min = Math.min(min, probabilities[i]);
+  // 1 − (1 − min)^m without cancellation for small min.
+  return -Math.expm1(probabilities.length * Math.log1p(-min));
 }
 
 /**

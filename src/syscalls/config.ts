@@ -15,6 +15,28 @@ const positiveInt = z.number().int().positive();
 export const SIGNALS = ["ngram", "novelty", "repertoire", "autoencoder"] as const;
 export type SignalName = (typeof SIGNALS)[number];
 
+/**
+ * What each signal reads: the order of a process's syscalls (n-gram, window novelty, autoencoder windows) or the set
+ * of them (repertoire). Signals of one family are strongly correlated; they are combined as one (see combine in
+ * detector.ts).
+ */
+export const SIGNAL_FAMILY: Record<SignalName, "order" | "set"> = {
+  ngram: "order",
+  novelty: "order",
+  autoencoder: "order",
+  repertoire: "set",
+};
+
+export function familyCount(signals: readonly SignalName[]): number {
+  return new Set(signals.map((s) => SIGNAL_FAMILY[s])).size;
+}
+
+/**
+ * Lock contention (futex), asynchronous signals (the handler's return: rt_sigreturn, sigreturn) and a call the kernel
+ * restarts after a stop or signal (restart_syscall).
+ */
+export const TIMING_SYSCALLS = ["futex", "restart_syscall", "rt_sigreturn", "sigreturn"];
+
 export const modelConfigSchema = z
   .object({
     /** The signals combined into a trace's score (see docs/syscalls.md, "Signals"). */
@@ -43,6 +65,9 @@ export const modelConfigSchema = z
      * score). A service makes many processes and threads, so this is far lower than the batch target. */
     liveTargetFpr: z.number().gt(0).lt(1),
     seed: z.number().int(),
+    /** Syscalls whose place in a trace is set by timing, not by the program (see ProcessScorer): kept in the
+     * repertoire, left out of the order the sequence signals read. */
+    timingSyscalls: z.array(z.string().min(1)),
     // The autoencoder signal's settings (used when `signals` includes "autoencoder").
     windowLength: z.number().int().min(2),
     /** Step between training windows; scoring always uses stride 1 so no syscall escapes a window. */
@@ -75,6 +100,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
   targetFpr: 0.01,
   liveTargetFpr: 0.001,
   seed: 1,
+  timingSyscalls: TIMING_SYSCALLS,
   windowLength: 7,
   stride: 1,
   embeddingDim: 16,
@@ -143,6 +169,7 @@ export function effectiveConfig(config: ModelConfig): ModelConfig {
   if (!uses("ngram")) reset(["ngramOrder"]);
   if (!uses("novelty")) reset(["noveltyWindow", "noveltyMinCount"]);
   if (!uses("autoencoder")) reset(AUTOENCODER_KEYS);
+  if (!config.signals.some((s) => SIGNAL_FAMILY[s] === "order")) reset(["timingSyscalls"]);
   return out as ModelConfig;
 }
 

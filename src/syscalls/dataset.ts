@@ -142,6 +142,20 @@ export function* namesPerTrace(set: TraceSet): Generator<string[]> {
   for (let i = 0; i < traceCount(set); i++) yield traceNames(set, i);
 }
 
+/**
+ * An encoded trace without its timing syscalls (ids flagged in `timing`, see ModelConfig.timingSyscalls): the order
+ * of syscalls that the sequence signals read.
+ */
+export function withoutTiming(encoded: Int32Array, timing: Uint8Array): Int32Array {
+  let kept = 0;
+  for (const token of encoded) if (timing[token] === 0) kept++;
+  if (kept === encoded.length) return encoded;
+  const out = new Int32Array(kept);
+  let at = 0;
+  for (const token of encoded) if (timing[token] === 0) out[at++] = token;
+  return out;
+}
+
 /** Windows of every trace encoded with `vocabulary`, and where each trace's windows start (n+1 offsets). */
 export interface EncodedWindows {
   windows: Int32Array;
@@ -155,20 +169,23 @@ export function encodeWindows(
   vocabulary: Vocabulary,
   length: number,
   stride: number,
+  /** Ids left out of the windows (timing syscalls); none when omitted. */
+  timing?: Uint8Array,
 ): EncodedWindows {
   const toModel = Int32Array.from(set.names, (name) => vocabulary.indexOf(name));
   const n = traceCount(set);
   const offsets = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + windowCount(traceLength(set, i), length, stride);
-  const out = new Int32Array(offsets[n] * length);
   const unknown = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
+  const sequences = Array.from({ length: n }, (_, i) => {
     const encoded = Int32Array.from(
       set.tokens.subarray(set.offsets[i], set.offsets[i + 1]),
       (id) => toModel[id],
     );
     for (const token of encoded) if (token === UNKNOWN) unknown[i]++;
-    out.set(windows(encoded, length, stride), offsets[i] * length);
-  }
+    return timing ? withoutTiming(encoded, timing) : encoded;
+  });
+  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + windowCount(sequences[i].length, length, stride);
+  const out = new Int32Array(offsets[n] * length);
+  for (let i = 0; i < n; i++) out.set(windows(sequences[i], length, stride), offsets[i] * length);
   return { windows: out, offsets, unknown };
 }

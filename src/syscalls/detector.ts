@@ -1,10 +1,10 @@
 import { InputError } from "../core/errors.ts";
 import { thresholdAtFpr, thresholdBeyondSample } from "../core/metrics.ts";
-import { clopperPearson, EmpiricalTail, fisherStatistic } from "../core/tail.ts";
+import { clopperPearson, EmpiricalTail, fisherStatistic, sidakMinimum } from "../core/tail.ts";
 import type { EpochReport, TrainedAutoencoder } from "../models/autoencoder.ts";
 import { autoencoderModule, loadAutoencoder } from "./autoencoder-module.ts";
 import { AutoencoderSignal } from "./autoencoder-signal.ts";
-import type { ModelConfig, SignalName } from "./config.ts";
+import { familyCount, type ModelConfig, SIGNAL_FAMILY, type SignalName } from "./config.ts";
 import {
   encodeTrace,
   encodeWindows,
@@ -14,9 +14,10 @@ import {
   type TraceSet,
   traceCount,
   vocabularyMap,
+  withoutTiming,
 } from "./dataset.ts";
 import { fitProfile, type Profile } from "./profile.ts";
-import { type DetectorCore, PROGRAM_GRACE, ProcessScorer, type SignalValues } from "./scorer.ts";
+import { type DetectorCore, PROGRAM_GRACE, ProcessScorer, type SignalValues, timingFlags } from "./scorer.ts";
 import { autoencoderConfigFor, fitScoring } from "./scoring.ts";
 import { sessionFolds, sessionsOf } from "./sessions.ts";
 import { Vocabulary } from "./vocabulary.ts";
@@ -28,10 +29,12 @@ import { Vocabulary } from "./vocabulary.ts";
  * training traces are cut into sessions (see sessions.ts), the sessions into `calibrationFolds` folds, and each fold
  * is scored by a detector fitted on the other folds (cross-fitting). Every training trace thus gets an out-of-fold
  * score per signal; these are the calibration scores. The shipped detector is then fitted on all traces. A new
- * trace's signal s gets p = (1 + #{calibration ≥ s}) / (n + 1), and its anomaly score is Fisher's Σ −log p, so each
- * signal adds at most log(n + 1) and none dominates without bound. The threshold is the score that `targetFpr` of
- * the calibration traces reach (each scored against the others), and the false-positive rate it promises is
- * reported with its exact binomial 95 % interval.
+ * trace's signal s gets p = (1 + #{calibration ≥ s}) / (n + 1). Signals that read the same aspect of a process (see
+ * SIGNAL_FAMILY: the order of its syscalls, or their set) become one p-value, the smallest of them Šidák-corrected,
+ * so that an unusual order is not counted once per order signal; the anomaly score is Fisher's Σ −log p over these,
+ * so each family adds at most about log(n + 1) and none dominates without bound. The threshold is the score that
+ * `targetFpr` of the calibration traces reach (each scored against the others), and the false-positive rate it
+ * promises is reported with its exact binomial 95 % interval.
  *
  * The calibration scores come from detectors fitted on (k − 1)/k of the traces, while new traces meet the detector
  * fitted on all of them: if anything, the stated false-positive rate errs high.
@@ -98,7 +101,8 @@ export async function fitCore(
   const vocabulary = Vocabulary.fit(namesPerTrace(part), { minCount: config.minCount });
   const toModel = vocabularyMap(part, vocabulary);
   const encoded = Array.from({ length: traceCount(part) }, (_, i) => encodeTrace(part, i, toModel));
-  const global = fitProfile(null, encoded, vocabulary.size, config);
+  const timing = vocabulary.flags(config.timingSyscalls);
+  const global = fitProfile(null, encoded, vocabulary.size, config, timing);
   const programs = new Map<string, Profile>();
   if (config.minProgramTraces > 0) {
     const byProgram = new Map<string, Int32Array[]>();
@@ -110,15 +114,27 @@ export async function fitCore(
     });
     for (const [program, traces] of byProgram) {
       if (traces.length >= config.minProgramTraces)
-        programs.set(program, fitProfile(program, traces, vocabulary.size, config));
+        programs.set(program, fitProfile(program, traces, vocabulary.size, config, timing));
     }
   }
   let network: TrainedAutoencoder | null = null;
   let autoencoder: AutoencoderSignal | null = null;
   if (config.signals.includes("autoencoder")) {
     const split = splitByTrace(traceCount(part), config.heldOutFraction, config.seed);
-    const fitWindows = encodeWindows(subset(part, split.fit), vocabulary, config.windowLength, config.stride);
-    const stopWindows = encodeWindows(subset(part, split.heldOut), vocabulary, config.windowLength, 1);
+    const fitWindows = encodeWindows(
+      subset(part, split.fit),
+      vocabulary,
+      config.windowLength,
+      config.stride,
+      timing,
+    );
+    const stopWindows = encodeWindows(
+      subset(part, split.heldOut),
+      vocabulary,
+      config.windowLength,
+      1,
+      timing,
+    );
     if (fitWindows.offsets.at(-1) === 0)
       throw new InputError("the normal training traces contain no syscalls");
     const { trainAutoencoder } = await loadAutoencoder();
@@ -156,13 +172,15 @@ export function scoreTrace(core: DetectorCore, set: TraceSet, i: number): Proces
 export function prefetch(core: DetectorCore, set: TraceSet, indexes: Iterable<number>): void {
   if (!(core.autoencoder instanceof AutoencoderSignal)) return;
   const toModel = vocabularyMap(set, core.vocabulary);
+  const timing = timingFlags(core);
   const traces: Int32Array[] = [];
-  for (const i of indexes) traces.push(encodeTrace(set, i, toModel));
+  for (const i of indexes) traces.push(withoutTiming(encodeTrace(set, i, toModel), timing));
   core.autoencoder.prefetch(traces);
 }
 
 export interface Combined {
-  /** Fisher's Σ −log p over the signals, plus the process's extra cost (unknown syscalls, an unseen program). */
+  /** Fisher's Σ −log p over the signal families, plus the process's extra cost (unknown syscalls, an unseen
+   * program). */
   score: number;
   /** Tail probability of each signal among the calibration traces. */
   probabilities: SignalValues;
@@ -186,14 +204,17 @@ export function scoreInput(scorer: ProcessScorer): ScoreInput {
  */
 export function combine(tails: Tails, input: ScoreInput, own?: SignalValues): Combined {
   const probabilities: SignalValues = {};
-  const ps: number[] = [];
+  const byFamily = new Map<string, number[]>();
   for (const [signal, tail] of tails.of(input.profile)) {
     const v = input.signals[signal];
     if (v === undefined) continue;
     const p = tail.probability(v, own?.[signal]);
     probabilities[signal] = p;
-    ps.push(p);
+    const family = byFamily.get(SIGNAL_FAMILY[signal]);
+    if (family === undefined) byFamily.set(SIGNAL_FAMILY[signal], [p]);
+    else family.push(p);
   }
+  const ps = [...byFamily.values()].map(sidakMinimum);
   return { score: fisherStatistic(ps) + input.cost, probabilities };
 }
 
@@ -323,10 +344,11 @@ export async function fitDetector(
   const live = Array.from({ length: n }, (_, i) =>
     liveMaximum(cores[foldOf[i]], liveTails, set, i, inputs[i].signals),
   );
-  // Never below log(n + 1): one signal beyond every calibration trace, the others typical, is not enough on its own
-  // (with a target below 1/n the threshold would otherwise sit just above the highest normal process, which for a
-  // very regular service is barely above zero).
-  partial.liveThreshold = Math.max(thresholdBeyondSample(live, config.liveTargetFpr), Math.log(n + 1));
+  // Never below one family beyond every calibration trace with the others at their median (p = ½): that alone is not
+  // enough (with a target below 1/n the threshold would otherwise sit just above the highest normal process, which
+  // for a very regular service is barely above zero).
+  const oneFamilyBeyond = Math.log(n + 1) + (familyCount(config.signals) - 1) * Math.LN2;
+  partial.liveThreshold = Math.max(thresholdBeyondSample(live, config.liveTargetFpr), oneFamilyBeyond);
   partial.liveExpectedFpr = rateWithInterval(live.filter((s) => s >= partial.liveThreshold).length, n);
   warnings.push(...thinCalibrationWarnings(partial, config.targetFpr));
 

@@ -14,7 +14,7 @@ export interface ScoredTrace {
   profile: string | null;
   signals: SignalValues;
   probabilities: SignalValues;
-  /** Fisher's Σ −log p over the signals: the anomaly score compared with the threshold. */
+  /** Fisher's Σ −log p over the signal families: the anomaly score compared with the threshold. */
   score: number;
   /** Share of calibration (held-out normal) traces scoring at least this high, with the +1 of a p-value. */
   tailProbability: number;

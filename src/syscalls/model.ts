@@ -102,7 +102,8 @@ type Payload = z.infer<typeof payloadSchema>;
 
 export const SYSCALL_MODEL: ArtifactSpec<Payload> = {
   kind: "syscall-detector",
-  version: 1,
+  // 2: the configuration names its timing syscalls (timingSyscalls), which change what the profiles count.
+  version: 2,
   schema: payloadSchema,
 };
 

@@ -2,12 +2,14 @@ import { ModelFileError } from "../core/errors.ts";
 import { NgramCounts } from "../models/ngram.ts";
 import { SetNeighbours, TokenSet } from "../models/set-neighbours.ts";
 import type { ModelConfig } from "./config.ts";
+import { withoutTiming } from "./dataset.ts";
 import { PAD } from "./vocabulary.ts";
 
 /**
  * What normal behaviour looks like for one program (or for every program together: the global profile): the n-gram
- * counts that the next-syscall model and window novelty read, and the repertoires (sets of syscalls used) of its
- * training traces. Tokens are vocabulary ids; the profile keeps counts only, so it is small and rebuilt exactly on load.
+ * counts that the next-syscall model and window novelty read (of the traces without their timing syscalls), and the
+ * repertoires (sets of syscalls used, timing syscalls included) of its training traces. Tokens are vocabulary ids;
+ * the profile keeps counts only, so it is small and rebuilt exactly on load.
  */
 export interface Profile {
   /** The program's name (basename of its executable, as the kernel's comm), or null for the global profile. */
@@ -31,12 +33,14 @@ export function fitProfile(
   traces: readonly Int32Array[],
   vocabularySize: number,
   config: ModelConfig,
+  /** Vocabulary ids of the timing syscalls (see ModelConfig.timingSyscalls). */
+  timing: Uint8Array,
 ): Profile {
   const counts = new NgramCounts({ vocabSize: vocabularySize, order: countsOrder(config), pad: PAD });
   const sets: TokenSet[] = [];
   let syscalls = 0;
   for (const trace of traces) {
-    counts.add(trace);
+    counts.add(withoutTiming(trace, timing));
     sets.push(TokenSet.of(vocabularySize, trace));
     syscalls += trace.length;
   }

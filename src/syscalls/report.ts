@@ -103,7 +103,7 @@ async function addDetection(
   await add(charts, "roc", rocSpec(rocs, "ROC: the combined score and each signal on its own"));
   report.chart(
     charts.svg.roc,
-    "ROC of the combined score (Fisher's Σ −log p of the signals' tail probabilities) and of each signal's raw score.",
+    "ROC of the combined score (Fisher's Σ −log p of the signal families' tail probabilities) and of each signal's raw score.",
   );
   const row = (name: string, m: RankingMetrics) => [
     name,

@@ -18,6 +18,11 @@ import { PAD, UNKNOWN, type Vocabulary } from "./vocabulary.ts";
  * - repertoire: 1 − cosine similarity between the set of syscalls the process used and the nearest training trace's;
  * - autoencoder: mean autoencoder loss of the windows of windowLength syscalls.
  *
+ * Timing syscalls (ModelConfig.timingSyscalls: futex, rt_sigreturn, …) are placed in a trace by the scheduler, not by
+ * the program: where a thread meets a contended lock or takes an asynchronous signal changes from run to run. They
+ * count in the repertoire (whether a process uses them at all) but are left out of the order the n-gram, novelty and
+ * autoencoder signals read, so that a service under a different load does not look like a different program.
+ *
  * A syscall outside the vocabulary (never seen in training) is left out of every signal: new names are what a new
  * kernel, library or program version brings, and on their own they should not decide a verdict. Instead each
  * distinct one adds UNKNOWN_COST to the combined score, at most MAX_UNKNOWN of them (see combine in detector.ts).
@@ -43,6 +48,18 @@ export const MAX_UNKNOWN = 3;
 export const UNSEEN_PROGRAM_COST = Math.log(100);
 
 export type SignalValues = Partial<Record<SignalName, number>>;
+
+const timingCache = new WeakMap<DetectorCore, Uint8Array>();
+
+/** The detector's timing syscalls as one flag per vocabulary id (computed once per detector). */
+export function timingFlags(detector: DetectorCore): Uint8Array {
+  let flags = timingCache.get(detector);
+  if (flags === undefined) {
+    flags = detector.vocabulary.flags(detector.config.timingSyscalls);
+    timingCache.set(detector, flags);
+  }
+  return flags;
+}
 
 /** Scores windows of the autoencoder (cached); see AutoencoderSignal in autoencoder-signal.ts. */
 export interface WindowScorer {
@@ -89,7 +106,8 @@ export class ProcessScorer {
   private distinctUnknown = 0;
   private readonly uses: Record<SignalName, boolean>;
   private readonly surpriseCap: number;
-  /** Syscalls scored so far (after the program was settled). */
+  private readonly timing: Uint8Array;
+  /** Syscalls scored so far (after the program was settled; timing syscalls not counted). */
   private scored = 0;
   private nllSum = 0;
   private novelCount = 0;
@@ -121,6 +139,7 @@ export class ProcessScorer {
     this.aeWindow = detector.autoencoder ? new Int32Array(detector.autoencoder.length) : null;
     this.set = new TokenSet(detector.vocabulary.size);
     this.surpriseCap = MAX_SURPRISE * Math.log(detector.vocabulary.size);
+    this.timing = timingFlags(detector);
     if (settledProgram !== undefined) this.settle(settledProgram);
   }
 
@@ -244,6 +263,8 @@ export class ProcessScorer {
   }
 
   private score(token: number): void {
+    if (this.set.add(token)) this.repertoireDistance = null;
+    if (this.timing[token] === 1) return;
     const { config } = this.detector;
     const profile = this.profile!;
     const position = this.scored;
@@ -271,7 +292,6 @@ export class ProcessScorer {
           this.firstNovel = { position, tokens: [...this.recent(config.noveltyWindow - 1), token] };
       }
     }
-    if (this.set.add(token)) this.repertoireDistance = null;
     this.history.push(token);
     this.scored++;
     const ae = this.detector.autoencoder;

@@ -84,13 +84,18 @@ export class SyscallStreamDetector implements Detector<SyscallRecord, SyscallPro
     return record.timeText;
   }
 
-  /** A process seen for the first time on a line of `source`. */
+  /**
+   * A process seen for the first time on a line of `source`. One that was running before the trace began is named
+   * from /proc only when the model has a profile for that program: a recording attached to a running service never
+   * saw the service's own program, so training scored such processes with the global profile and no unseen-program
+   * cost, and so must watching.
+   */
   open(source: string, pid: number | undefined): SyscallProcess {
     const process = new SyscallProcess(this.nextKey++, source, this.model);
     process.pid = pid;
     if (pid !== undefined) {
       const program = this.programOf(pid);
-      if (program !== null) process.scorer.inherit(program);
+      if (program !== null && this.model.programs.has(program)) process.scorer.inherit(program);
     }
     this.active.add(process);
     return process;

@@ -80,6 +80,16 @@ export class Vocabulary {
     return out;
   }
 
+  /** One flag per id: 1 for the ids of those of `names` that are in the vocabulary. */
+  flags(names: readonly string[]): Uint8Array {
+    const out = new Uint8Array(this.size);
+    for (const name of names) {
+      const id = this.index.get(name);
+      if (id !== undefined) out[id] = 1;
+    }
+    return out;
+  }
+
   /** How many of `names` encode as `<unk>`. */
   unknownCount(names: readonly string[]): number {
     let unknown = 0;

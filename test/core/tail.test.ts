@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { UsageError } from "../../src/core/errors.ts";
-import { binomialCdf, clopperPearson, EmpiricalTail, fisherStatistic } from "../../src/core/tail.ts";
+import { seededRandom } from "../../src/core/random.ts";
+import {
+  binomialCdf,
+  clopperPearson,
+  EmpiricalTail,
+  fisherStatistic,
+  sidakMinimum,
+} from "../../src/core/tail.ts";
 
 test("empirical tail probability: (1 + #{normal ≥ s}) / (n + 1), never 0, leave-one-out for calibration scores", () => {
   const tail = new EmpiricalTail([3, 1, 2, 2, 5]);
@@ -49,4 +56,24 @@ test("binomial CDF sums the terms (small exact cases, large n without underflow)
   assert.equal(binomialCdf(5, 5, 0.3), 1);
   const big = binomialCdf(20, 2000, 0.01);
   assert.ok(big > 0.5 && big < 0.6, String(big));
+});
+
+test("Šidák minimum: 1 − (1 − min)^m, exact for one p-value, precise for tiny ones, uniform under independence", () => {
+  assert.equal(sidakMinimum([0.3]), 0.3);
+  assert.ok(Math.abs(sidakMinimum([0.5, 0.01]) - (1 - 0.99 ** 2)) < 1e-15);
+  assert.ok(Math.abs(sidakMinimum([1e-14, 0.2, 0.9]) - 3e-14) < 1e-26);
+  assert.equal(sidakMinimum([1, 1]), 1);
+  assert.throws(() => sidakMinimum([]), UsageError);
+  // Three independent uniform p-values: their Šidák minimum is uniform, so it is ≤ q about q of the time.
+  const random = seededRandom(7);
+  const draws = 20_000;
+  for (const q of [0.01, 0.1, 0.5]) {
+    let below = 0;
+    for (let i = 0; i < draws; i++) if (sidakMinimum([random(), random(), random()]) <= q) below++;
+    const sd = Math.sqrt((q * (1 - q)) / draws);
+    assert.ok(Math.abs(below / draws - q) < 4 * sd, `${below / draws} for ${q}`);
+  }
+  // Two copies of one p-value (perfectly correlated signals) count about once, not twice as Fisher would.
+  assert.ok(-Math.log(sidakMinimum([1e-3, 1e-3])) > -Math.log(2e-3) - 1e-9);
+  assert.ok(-Math.log(sidakMinimum([1e-3, 1e-3])) < fisherStatistic([1e-3, 1e-3]) / 1.5);
 });

@@ -46,10 +46,11 @@ describe("threatlens syscalls (CLI, generated traces)", () => {
     assert.match(trained.stderr, /warning: calibration data is thin/);
     const meta = JSON.parse(readFileSync(join(model, "model.json"), "utf8"));
     assert.equal(meta.kind, "syscall-detector");
-    assert.equal(meta.version, 1);
+    assert.equal(meta.version, 2);
     const m = meta.payload.model;
     assert.equal(m.config.targetFpr, 0.1);
     assert.deepEqual(m.config.signals, ["ngram", "novelty", "repertoire"]);
+    assert.deepEqual(m.config.timingSyscalls, ["futex", "restart_syscall", "rt_sigreturn", "sigreturn"]);
     assert.ok(m.vocabulary.names.includes("poll"));
     assert.equal(meta.payload.binary.byteLength, readFileSync(join(model, "weights.bin")).length);
   });

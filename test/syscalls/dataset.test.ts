@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { seededRandom } from "../../src/core/random.ts";
-import { encodeWindows, splitByTrace, subset, toTraceSet, traceNames } from "../../src/syscalls/dataset.ts";
+import {
+  encodeWindows,
+  splitByTrace,
+  subset,
+  toTraceSet,
+  traceNames,
+  withoutTiming,
+} from "../../src/syscalls/dataset.ts";
 import { UNKNOWN, Vocabulary } from "../../src/syscalls/vocabulary.ts";
 import { normalTrace } from "./synthetic.ts";
 
@@ -60,5 +67,26 @@ describe("trace sets and windows", () => {
     assert.deepEqual(Array.from(w.windows.subarray(9, 12)), [vocabulary.indexOf("read"), 0, 0]);
     const strided = encodeWindows(set, vocabulary, 3, 2);
     assert.deepEqual(Array.from(strided.offsets), [0, 2, 3]);
+  });
+
+  test("timing syscalls are left out of the windows (and of withoutTiming), unknown names still counted", () => {
+    const vocabulary = Vocabulary.fit([["open", "read", "futex", "close"]]);
+    const timing = vocabulary.flags(["futex", "rt_sigreturn"]);
+    assert.equal(
+      timing.reduce((a, b) => a + b, 0),
+      1,
+    );
+    const set = toTraceSet([trace("a", ["futex", "open", "futex", "read", "mmap", "futex", "close"])]);
+    const w = encodeWindows(set, vocabulary, 3, 1, timing);
+    assert.deepEqual(Array.from(w.unknown), [1]);
+    const ids = (names: string[]) => names.map((n) => vocabulary.indexOf(n));
+    assert.deepEqual(Array.from(w.windows), [
+      ...ids(["open", "read", "mmap"]),
+      ...ids(["read", "mmap", "close"]),
+    ]);
+    const encoded = vocabulary.encode(["futex", "open", "futex"]);
+    assert.deepEqual(Array.from(withoutTiming(encoded, timing)), ids(["open"]));
+    const plain = vocabulary.encode(["open", "read"]);
+    assert.equal(withoutTiming(plain, timing), plain);
   });
 });

@@ -83,6 +83,22 @@ describe("detector calibration", () => {
     }
   });
 
+  test("the order signals (n-gram, novelty) count once, as their Šidák-corrected minimum; the repertoire on its own", () => {
+    const tails = new Tails(fitted.detector.calibration);
+    for (let i = 0; i < traceCount(attack); i++) {
+      const input = scoreInput(scoreTrace(fitted.detector, attack, i));
+      const { score, probabilities: p } = combine(tails, input);
+      const order = 1 - (1 - Math.min(p.ngram as number, p.novelty as number)) ** 2;
+      const expected = -Math.log(order) - Math.log(p.repertoire as number) + input.cost;
+      assert.ok(Math.abs(score - expected) < 1e-9, `${score} vs ${expected}`);
+    }
+  });
+
+  test("the live threshold is never below one family beyond every calibration trace, the other at its median", () => {
+    const c = fitted.detector.calibration;
+    assert.ok(c.liveThreshold >= Math.log(traceCount(normal) + 1) + Math.LN2 - 1e-12);
+  });
+
   test("attack traces (a reverse shell or adduser motif spliced into normal activity) score above the threshold", () => {
     const tails = new Tails(fitted.detector.calibration);
     let detected = 0;

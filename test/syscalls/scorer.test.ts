@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { seededRandom } from "../../src/core/random.ts";
 import { resolveModelConfig } from "../../src/syscalls/config.ts";
 import { type TraceSet, toTraceSet, traceCount } from "../../src/syscalls/dataset.ts";
 import {
@@ -24,7 +25,7 @@ import {
 import { knownSyscallNames } from "../../src/syscalls/tables.ts";
 import { makeParser, readTraces } from "../../src/syscalls/traces/index.ts";
 import { emptyStats, TraceCollector } from "../../src/syscalls/traces/trace.ts";
-import { TINY_CONFIG, writeSyntheticTraces } from "./synthetic.ts";
+import { normalTrace, TINY_CONFIG, writeSyntheticTraces } from "./synthetic.ts";
 import { withTempDir } from "./traces/helpers.ts";
 
 const FIXTURES = new URL("./fixtures/strace/", import.meta.url).pathname;
@@ -162,5 +163,61 @@ describe("a syscall never seen in training adds a fixed, bounded amount", () => 
       normalAfter > 0 && normalAfter >= normalBefore / 2,
       `${normalAfter} of ${normalBefore} stay normal`,
     );
+  });
+});
+
+describe("timing syscalls: where a lock or a signal lands does not change the order signals", () => {
+  /** `names` with futex and rt_sigreturn inserted at random places, as contention and signals put them. */
+  const jitter = (names: readonly string[], random: () => number) => {
+    const out: string[] = [];
+    for (const name of names) {
+      if (random() < 0.2) out.push(random() < 0.7 ? "futex" : "rt_sigreturn");
+      out.push(name);
+    }
+    return out;
+  };
+  const fitted: Record<string, { detector: Detector; folds: FittedCore[] }> = {};
+  const random = seededRandom(5);
+  const train = Array.from({ length: 40 }, (_, i) => ({
+    id: `n${i}`,
+    source: `s${i % 8}`,
+    names: jitter(normalTrace(random), random),
+  }));
+  const probe = normalTrace(random);
+  before(async () => {
+    for (const timingSyscalls of [["futex", "rt_sigreturn"], []])
+      fitted[timingSyscalls.length] = await fitDetector(
+        toTraceSet(train),
+        resolveModelConfig({ ...TINY_CONFIG, timingSyscalls }),
+      );
+  });
+  after(() => {
+    for (const f of Object.values(fitted)) disposeCores(f.folds);
+  });
+
+  const signalsOf = (detector: Detector, names: string[]) =>
+    scoreTrace(detector, toTraceSet([{ id: "p", source: "p", names }]), 0).signals();
+
+  test("the same trace jittered five ways: n-gram and novelty unchanged, the repertoire still sees them", () => {
+    const { detector } = fitted[2];
+    const base = signalsOf(detector, jitter(probe, seededRandom(100)));
+    const without = signalsOf(detector, probe);
+    assert.equal(without.ngram, base.ngram);
+    assert.equal(without.novelty, base.novelty);
+    for (let seed = 101; seed < 105; seed++) {
+      const other = signalsOf(detector, jitter(probe, seededRandom(seed)));
+      assert.equal(other.ngram, base.ngram);
+      assert.equal(other.novelty, base.novelty);
+    }
+    // Using futex at all is part of the repertoire: a trace without it is farther from training traces, all of which
+    // took a lock or a signal somewhere.
+    assert.ok((without.repertoire as number) > (base.repertoire as number));
+  });
+
+  test("without timing syscalls configured, the same jitter moves the order signals", () => {
+    const { detector } = fitted[0];
+    const a = signalsOf(detector, jitter(probe, seededRandom(100)));
+    const b = signalsOf(detector, jitter(probe, seededRandom(101)));
+    assert.notEqual(a.ngram, b.ngram);
   });
 });

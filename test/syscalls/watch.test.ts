@@ -7,6 +7,7 @@ import { resolveModelConfig } from "../../src/syscalls/config.ts";
 import { toTraceSet, traceCount } from "../../src/syscalls/dataset.ts";
 import { liveMaximum, Tails } from "../../src/syscalls/detector.ts";
 import { disposeModel, type SyscallModel, saveSyscallModel } from "../../src/syscalls/model.ts";
+import { SyscallStreamDetector } from "../../src/syscalls/stream.ts";
 import { readTraces } from "../../src/syscalls/traces/index.ts";
 import { trainSyscallModel } from "../../src/syscalls/train.ts";
 import { watchSyscalls } from "../../src/syscalls/watch.ts";
@@ -96,5 +97,23 @@ describe("syscalls watch on logs", () => {
       assert.equal(JSON.parse(line).detector, "syscalls");
     assert.equal(run(["--model", dir]).status, 2);
     assert.equal(run(["--model", dir, "--pid", "1", LOGS[0]]).status, 2);
+  });
+});
+
+describe("processes running before the trace (--pid): named from /proc as training saw them", () => {
+  test("a program the model has a profile for is used; one it has none for is left unnamed, with no unseen-program cost", () => {
+    const profiled = [...model.programs.keys()][0];
+    const detector = new SyscallStreamDetector(model, (pid) => (pid === 1 ? profiled : "python3"));
+    const known = detector.open("live", 1);
+    const other = detector.open("live", 2);
+    for (const p of [known, other]) {
+      p.scorer.push("read");
+      p.scorer.finish();
+    }
+    assert.equal(known.scorer.program, profiled);
+    // A recording attached to a running service never sees its program: training scored it with the global profile.
+    assert.equal(other.scorer.program, null);
+    assert.equal(other.scorer.namedProgram, null);
+    assert.equal(other.scorer.extraCost, 0);
   });
 });
