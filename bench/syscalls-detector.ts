@@ -33,6 +33,7 @@ const ADFA = join(PACKAGE_ROOT, "..", "shared", "data", "adfa-ld");
 
 const CONFIGS: { name: string; config: Partial<ModelConfig> }[] = [
   { name: "ngram+novelty+repertoire (default)", config: {} },
+  { name: "default, timing syscalls in order", config: { timingSyscalls: [] } },
   { name: "ngram+repertoire", config: { signals: ["ngram", "repertoire"] } },
   { name: "novelty+repertoire", config: { signals: ["novelty", "repertoire"] } },
   { name: "ngram+novelty", config: { signals: ["ngram", "novelty"] } },

@@ -3,9 +3,13 @@
  * bench/services/harness.ts, record normal sessions with `strace -f -p` attached to the running service, train on
  * some of them with the shipped defaults, then replay held-out normal sessions and one session per attack through
  * `syscalls watch` (the streaming engine, as live) and report which sessions raised an alert, with the process and
- * evidence. Run: npm run bench:syscalls-services [-- --sessions 4 --requests 150 --out DIR]
+ * evidence. Run: npm run bench:syscalls-services [-- --sessions 4 --heldout 2 --requests 150 --out DIR --keep]
+ *
+ * `--keep` keeps the recordings (DIR/<service>/{train,held-out,attacks}/*.strace); `--from DIR` trains and replays
+ * those again instead of recording, so that model settings (`--config FILE`, a syscall model config) compare on the
+ * same sessions.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,6 +40,8 @@ const { values } = parseArgs({
     out: { type: "string" },
     service: { type: "string" },
     keep: { type: "boolean", default: false },
+    from: { type: "string" },
+    config: { type: "string" },
   },
 });
 const SESSIONS = Number(values.sessions);
@@ -52,13 +58,15 @@ interface SessionResult {
   session: string;
   kind: "normal" | AttackName;
   processes: number;
+  /** Processes at or above the live threshold. */
+  alertedProcesses: number;
   maxScore: number;
   alerted: boolean;
   alertProcess: string | null;
   evidence: unknown;
 }
 
-const work = mkdtempSync(join(tmpdir(), "threatlens-services-"));
+const work = values.from ?? mkdtempSync(join(tmpdir(), "threatlens-services-"));
 const results: SessionResult[] = [];
 const summary: Record<string, unknown>[] = [];
 let port = 18800 + (process.pid % 500);
@@ -92,37 +100,26 @@ try {
       continue;
     }
     const dir = join(work, service.name);
-    const build = join(dir, "build");
-    buildService(service, build);
     const train = join(dir, "train");
     const heldOut = join(dir, "held-out");
     const attacks = join(dir, "attacks");
-    for (const d of [train, heldOut, attacks]) mkdirSync(d, { recursive: true });
     const started = performance.now();
-    for (let s = 0; s < SESSIONS + HELD_OUT; s++) {
-      const file = join(s < SESSIONS ? train : heldOut, `session-${s}.strace`);
-      await record(service, build, file, (p) => normalTraffic(service, p, REQUESTS, 100 + s));
-    }
-    const listener = new ShellListener();
-    const listenerPort = await listener.start();
-    for (const attack of ATTACKS) {
-      const file = join(attacks, `${attack}.strace`);
-      await record(service, build, file, async (p) => {
-        await normalTraffic(service, p, 20, 900);
-        await send(p, service.exploit(attackPayload(attack, { listenerPort, scratch: dir })));
-        await normalTraffic(service, p, 10, 901);
-      });
-    }
-    await listener.stop();
+    if (values.from) {
+      if (!existsSync(train)) {
+        console.log(`${service.name}: no recordings in ${dir}`);
+        continue;
+      }
+    } else await recordSessions(service, dir, train, heldOut, attacks);
     const recordSeconds = (performance.now() - started) / 1000;
     const model = join(dir, "model");
     const t0 = performance.now();
     const { model: trained } = await trainCommand(
       [train],
-      { output: model },
+      { output: model, config: values.config },
       createProgress({ quiet: true }),
     );
     const trainSeconds = (performance.now() - t0) / 1000;
+    const threshold = trained.calibration.liveThreshold;
     const replay = async (file: string, kind: "normal" | AttackName) => {
       const maxByProcess = new Map<string, number>();
       let first: { process: string; evidence: unknown } | null = null;
@@ -142,20 +139,26 @@ try {
         session: file.split("/").slice(-2).join("/"),
         kind,
         processes: maxByProcess.size,
+        alertedProcesses: [...maxByProcess.values()].filter((s) => s >= threshold).length,
         maxScore,
         alerted: f !== null,
         alertProcess: f?.process ?? null,
         evidence: f?.evidence ?? null,
       });
     };
-    for (let s = SESSIONS; s < SESSIONS + HELD_OUT; s++)
-      await replay(join(heldOut, `session-${s}.strace`), "normal");
+    for (const file of sessionFiles(heldOut)) await replay(join(heldOut, file), "normal");
     for (const attack of ATTACKS) await replay(join(attacks, `${attack}.strace`), attack);
+    const normal = results.filter((r) => r.service === service.name && r.kind === "normal");
     const c = trained.calibration;
     summary.push({
       service: service.name,
       language: service.language,
       trainingTraces: trained.training.traces,
+      trainingSessions: sessionFiles(train).length,
+      heldOutSessions: normal.length,
+      heldOutSessionsAlerted: normal.filter((r) => r.alerted).length,
+      heldOutProcesses: normal.reduce((sum, r) => sum + r.processes, 0),
+      heldOutProcessesAlerted: normal.reduce((sum, r) => sum + r.alertedProcesses, 0),
       programs: Object.keys(trained.training.programs).join(" "),
       liveThreshold: c.liveThreshold,
       liveExpectedFpr: c.liveExpectedFpr,
@@ -163,12 +166,17 @@ try {
       trainSeconds,
     });
     console.log(
-      `${service.name}: ${trained.training.traces} training processes/threads in ${SESSIONS} sessions, profiles ${Object.keys(trained.training.programs).join(", ") || "none"}; live threshold ${c.liveThreshold.toFixed(2)} (expected ${(c.liveExpectedFpr.rate * 100).toFixed(2)} % of normal processes, 95 % ≤ ${(c.liveExpectedFpr.upper * 100).toFixed(2)} %); trained in ${trainSeconds.toFixed(1)} s`,
+      `${service.name}: ${trained.training.traces} training processes/threads in ${sessionFiles(train).length} sessions, profiles ${Object.keys(trained.training.programs).join(", ") || "none"}; live threshold ${c.liveThreshold.toFixed(2)} (expected ${(c.liveExpectedFpr.rate * 100).toFixed(2)} % of normal processes, 95 % ≤ ${(c.liveExpectedFpr.upper * 100).toFixed(2)} %); trained in ${trainSeconds.toFixed(1)} s`,
     );
     for (const r of results.filter((x) => x.service === service.name))
       console.log(
         `  ${r.kind.padEnd(8)} ${r.session.padEnd(30)} ${String(r.processes).padStart(4)} processes  max score ${r.maxScore.toFixed(2).padStart(6)}  ${r.alerted ? `ALERT ${r.alertProcess} ${JSON.stringify(r.evidence)}` : "no alert"}`,
       );
+    const over = normal.reduce((sum, r) => sum + r.alertedProcesses, 0);
+    const all = normal.reduce((sum, r) => sum + r.processes, 0);
+    console.log(
+      `  held-out normal: ${normal.filter((r) => r.alerted).length} of ${normal.length} sessions alerted, ${over} of ${all} processes at or above the threshold`,
+    );
   }
   if (values.out) {
     mkdirSync(values.out, { recursive: true });
@@ -176,5 +184,41 @@ try {
   }
 } finally {
   if (values.keep) console.log(`recordings and models kept in ${work}`);
-  else rmSync(work, { recursive: true, force: true });
+  else if (!values.from) rmSync(work, { recursive: true, force: true });
+}
+
+/** Records the training, held-out and attack sessions of `service` under `dir`. */
+async function recordSessions(
+  service: ServiceSpec,
+  dir: string,
+  train: string,
+  heldOut: string,
+  attacks: string,
+): Promise<void> {
+  const build = join(dir, "build");
+  buildService(service, build);
+  for (const d of [train, heldOut, attacks]) mkdirSync(d, { recursive: true });
+  for (let s = 0; s < SESSIONS + HELD_OUT; s++) {
+    const file = join(s < SESSIONS ? train : heldOut, `session-${s}.strace`);
+    await record(service, build, file, (p) => normalTraffic(service, p, REQUESTS, 100 + s));
+  }
+  const listener = new ShellListener();
+  const listenerPort = await listener.start();
+  for (const attack of ATTACKS) {
+    const file = join(attacks, `${attack}.strace`);
+    await record(service, build, file, async (p) => {
+      await normalTraffic(service, p, 20, 900);
+      await send(p, service.exploit(attackPayload(attack, { listenerPort, scratch: dir })));
+      await normalTraffic(service, p, 10, 901);
+    });
+  }
+  await listener.stop();
+}
+
+/** The session recordings of a folder, in session order. */
+function sessionFiles(dir: string): string[] {
+  const number = (f: string) => Number(/(\d+)/.exec(f)?.[1] ?? 0);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".strace"))
+    .sort((a, b) => number(a) - number(b));
 }
