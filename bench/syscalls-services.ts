@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { barSpec, writeChart } from "../src/core/charts.ts";
 import { createProgress } from "../src/core/progress.ts";
 import { trainCommand } from "../src/syscalls/pipeline.ts";
 import { watchSyscalls } from "../src/syscalls/watch.ts";
@@ -181,6 +182,7 @@ try {
   if (values.out) {
     mkdirSync(values.out, { recursive: true });
     writeFileSync(join(values.out, "services.json"), `${JSON.stringify({ summary, results }, null, 2)}\n`);
+    await writeChart(values.out, "services-margins", marginChart());
   }
 } finally {
   if (values.keep) console.log(`recordings and models kept in ${work}`);
@@ -213,6 +215,29 @@ async function recordSessions(
     });
   }
   await listener.stop();
+}
+
+/**
+ * Each service's highest held-out normal process and each attack session's highest process, as score minus the live
+ * threshold: below 0 stays quiet, at or above 0 alerts.
+ */
+function marginChart() {
+  const items = summary.flatMap((s) => {
+    const mine = results.filter((r) => r.service === s.service);
+    const threshold = s.liveThreshold as number;
+    const normal = Math.max(...mine.filter((r) => r.kind === "normal").map((r) => r.maxScore));
+    return [
+      { name: `${s.service}: highest normal process`, value: normal - threshold },
+      ...mine
+        .filter((r) => r.kind !== "normal")
+        .map((r) => ({ name: `${s.service}: ${r.kind}`, value: r.maxScore - threshold })),
+    ];
+  });
+  return barSpec(items, {
+    horizontal: true,
+    title: "Highest process score minus the live threshold (≥ 0: alert)",
+    yTitle: "score − live threshold",
+  });
 }
 
 /** The session recordings of a folder, in session order. */
