@@ -109,3 +109,32 @@ describe("detector calibration", () => {
     assert.ok(detected >= 10, `${detected} of 12`);
   });
 });
+
+describe("calibration folds profile the programs the final fit profiles", () => {
+  const DF = [3, 21, 42, 63, 77];
+  test("a program with five traces in five sessions: every fold that trains on any of them has its profile", async () => {
+    const base = normal;
+    const traces = Array.from({ length: traceCount(base) }, (_, i) => ({
+      id: base.ids[i],
+      source: base.sources[i],
+      names: Array.from(base.tokens.subarray(base.offsets[i], base.offsets[i + 1]), (t) => base.names[t]),
+      // Five traces of "df" in different sessions: the final fit profiles it; a fold that holds any out keeps fewer.
+      program: DF.includes(i) ? "df" : undefined,
+    }));
+    const set = toTraceSet(traces);
+    const fit = await fitDetector(set, resolveModelConfig({ ...TINY_CONFIG, minProgramTraces: 5 }));
+    try {
+      assert.ok(fit.detector.programs.has("df"));
+      let thin = 0;
+      fit.folds.forEach((core, f) => {
+        let inTraining = 0;
+        for (const i of DF) if (fit.foldOf[i] !== f) inTraining++;
+        if (inTraining > 0) assert.ok(core.programs.has("df"), `fold ${f}: ${inTraining} df traces`);
+        if (inTraining > 0 && inTraining < 5) thin++;
+      });
+      assert.ok(thin > 0, "some fold holds fewer than 5 df traces for training");
+    } finally {
+      disposeCores(fit.folds);
+    }
+  });
+});
