@@ -111,7 +111,7 @@ export function registerSyscalls(program: Command): void {
       )
       .option(
         "--live-target-fpr <rate>",
-        "share of normal processes `syscalls watch` may alert on (default 0.001)",
+        "share of normal processes `syscalls watch` may alert on (default 0.0001)",
         fraction,
       )
       .option("--seed <n>", "seed for the calibration folds (and the autoencoder)", integer)

@@ -268,27 +268,6 @@ export function thresholdAtFpr(negativeScores: ArrayLike<number>, targetFpr: num
   return nextUp(sorted[n - 1 - allowed]);
 }
 
-/**
- * A threshold for a target rate below what the sample resolves (fewer than one negative allowed above it). The
- * empirical threshold would sit just above the highest negative, which a new negative like it then crosses about once
- * in n + 1 draws, not at the target. Beyond the sample the tail is extrapolated as exponential from its `k` highest
- * values (peaks over a threshold, the Gumbel domain): u + β·ln(k / (n·target)), with u the (k + 1)-th highest value
- * and β the mean excess of the top k over it — never below the empirical threshold. Rates the sample resolves are
- * `thresholdAtFpr`'s.
- */
-export function thresholdBeyondSample(negativeScores: ArrayLike<number>, targetFpr: number, k = 10): number {
-  const empirical = thresholdAtFpr(negativeScores, targetFpr);
-  const n = negativeScores.length;
-  if (targetFpr * n >= 1 || n <= k) return empirical;
-  const sorted = Float64Array.from({ length: n }, (_, i) => score(negativeScores, i)).sort();
-  const u = sorted[n - k - 1];
-  let excess = 0;
-  for (let i = n - k; i < n; i++) excess += sorted[i] - u;
-  const beta = excess / k;
-  if (!(beta > 0)) return empirical;
-  return Math.max(empirical, u + beta * Math.log(k / (n * targetFpr)));
-}
-
 /** Threshold from `thresholdAtFpr` on the negatives, with the detection rate and the FPR it actually achieves. */
 export function detectionRateAtFpr(
   yTrue: ArrayLike<number>,

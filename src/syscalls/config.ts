@@ -98,7 +98,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
   sessionLength: 20,
   minCount: 1,
   targetFpr: 0.01,
-  liveTargetFpr: 0.001,
+  liveTargetFpr: 0.0001,
   seed: 1,
   timingSyscalls: TIMING_SYSCALLS,
   windowLength: 7,

@@ -1,5 +1,5 @@
 import { InputError } from "../core/errors.ts";
-import { thresholdAtFpr, thresholdBeyondSample } from "../core/metrics.ts";
+import { thresholdAtFpr } from "../core/metrics.ts";
 import { clopperPearson, EmpiricalTail, fisherStatistic, sidakMinimum } from "../core/tail.ts";
 import type { EpochReport, TrainedAutoencoder } from "../models/autoencoder.ts";
 import { autoencoderModule, loadAutoencoder } from "./autoencoder-module.ts";
@@ -353,8 +353,19 @@ export async function fitDetector(
   // Never below one family beyond every calibration trace with the others at their median (p = ½): that alone is not
   // enough (with a target below 1/n the threshold would otherwise sit just above the highest normal process, which
   // for a very regular service is barely above zero).
-  const oneFamilyBeyond = Math.log(n + 1) + (familyCount(config.signals) - 1) * Math.LN2;
-  partial.liveThreshold = Math.max(thresholdBeyondSample(live, config.liveTargetFpr), oneFamilyBeyond);
+  const families = familyCount(config.signals);
+  const oneFamilyBeyond = Math.log(n + 1) + (families - 1) * Math.LN2;
+  // A target below 1/n lies beyond the sample: every calibration process is one the target allows, and a new normal
+  // process like the highest can land one rank further in each family (each p halves, + ln 2). The score is a sum of
+  // capped −log p, bounded and discrete, so its tail is not extrapolated as a smooth curve: the threshold stays that
+  // one step per family above the highest calibration process.
+  const beyondHighest =
+    config.liveTargetFpr * n < 1 ? Math.max(...live) + families * Math.LN2 : Number.NEGATIVE_INFINITY;
+  partial.liveThreshold = Math.max(
+    thresholdAtFpr(live, config.liveTargetFpr),
+    oneFamilyBeyond,
+    beyondHighest,
+  );
   partial.liveExpectedFpr = rateWithInterval(live.filter((s) => s >= partial.liveThreshold).length, n);
   warnings.push(...thinCalibrationWarnings(partial, config.targetFpr));
 

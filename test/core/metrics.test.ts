@@ -14,7 +14,6 @@ import {
   rocCurve,
   scoreSummary,
   thresholdAtFpr,
-  thresholdBeyondSample,
 } from "../../src/core/metrics.ts";
 import { randomInt, seededRandom } from "../../src/core/random.ts";
 
@@ -353,35 +352,5 @@ describe("summaries", () => {
     assertClose(result.mean.precision, 2 / 3);
     assert.equal(result.mean.fpr, 0.25);
     assert.equal(result.mean.rocAuc, 1);
-  });
-});
-
-describe("thresholdBeyondSample", () => {
-  const exponential = (n: number, seed: number) => {
-    const rng = seededRandom(seed);
-    return Array.from({ length: n }, () => -Math.log(1 - rng()));
-  };
-
-  test("rates the sample resolves: the empirical threshold", () => {
-    const s = exponential(1000, 3);
-    assert.equal(thresholdBeyondSample(s, 0.01), thresholdAtFpr(s, 0.01));
-  });
-
-  test("below 1/n: beyond the highest value, near the true quantile of an exponential tail", () => {
-    const hits: number[] = [];
-    for (let seed = 1; seed <= 20; seed++) {
-      const s = exponential(1000, seed);
-      const t = thresholdBeyondSample(s, 1e-4);
-      assert.ok(t >= thresholdAtFpr(s, 1e-4), "never below the empirical threshold");
-      hits.push(t);
-    }
-    const mean = hits.reduce((a, b) => a + b, 0) / hits.length;
-    // True quantile: −ln(1e-4) = 9.21; the highest of 1,000 draws is about ln(1000) + 0.58 = 7.5.
-    assert.ok(Math.abs(mean - 9.21) < 0.8, `mean threshold ${mean.toFixed(2)}`);
-  });
-
-  test("a flat top (ties) falls back to the empirical threshold", () => {
-    const s = [...Array.from({ length: 50 }, (_, i) => i / 50), ...Array(20).fill(3)];
-    assert.equal(thresholdBeyondSample(s, 0.001), thresholdAtFpr(s, 0.001));
   });
 });

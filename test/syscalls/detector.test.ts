@@ -99,6 +99,22 @@ describe("detector calibration", () => {
     assert.ok(c.liveThreshold >= Math.log(traceCount(normal) + 1) + Math.LN2 - 1e-12);
   });
 
+  test("a live target beyond the sample: one rank step (ln 2) per family above the highest calibration process", () => {
+    const c = fitted.detector.calibration;
+    const n = traceCount(normal);
+    assert.ok(c.liveExpectedFpr.traces * fitted.detector.config.liveTargetFpr < 1);
+    const tails = new Tails(c);
+    let highest = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const core = fitted.folds[fitted.foldOf[i]];
+      const own = scoreInput(scoreTrace(core, normal, i)).signals;
+      highest = Math.max(highest, liveMaximum(core, tails, normal, i, own));
+    }
+    const expected = Math.max(highest + 2 * Math.LN2, Math.log(n + 1) + Math.LN2);
+    assert.ok(Math.abs(c.liveThreshold - expected) < 1e-9, `${c.liveThreshold} vs ${expected}`);
+    assert.equal(c.liveExpectedFpr.flagged, 0);
+  });
+
   test("attack traces (a reverse shell or adduser motif spliced into normal activity) score above the threshold", () => {
     const tails = new Tails(fitted.detector.calibration);
     let detected = 0;
