@@ -360,7 +360,9 @@ export async function fitDetector(
   // capped −log p, bounded and discrete, so its tail is not extrapolated as a smooth curve: the threshold stays that
   // one step per family above the highest calibration process.
   const beyondHighest =
-    config.liveTargetFpr * n < 1 ? Math.max(...live) + families * Math.LN2 : Number.NEGATIVE_INFINITY;
+    config.liveTargetFpr * n < 1
+      ? live.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY) + families * Math.LN2
+      : Number.NEGATIVE_INFINITY;
   partial.liveThreshold = Math.max(
     thresholdAtFpr(live, config.liveTargetFpr),
     oneFamilyBeyond,
