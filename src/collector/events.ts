@@ -40,7 +40,33 @@ export const OPS: readonly Op[] = [
   { name: "EVP_EncryptInit_ex", type: FileEventType.Encrypt, literalName: "EVP_EncryptInit_ex" },
   { name: "EVP_CipherInit_ex", type: FileEventType.Encrypt, literalName: "EVP_CipherInit_ex" },
   { name: "EVP_SealInit", type: FileEventType.Encrypt, literalName: "EVP_SealInit" },
+  { name: "link", type: FileEventType.Create },
+  { name: "linkat", type: FileEventType.Create },
+  { name: "symlink", type: FileEventType.Create },
+  { name: "symlinkat", type: FileEventType.Create },
+  { name: "bind", type: FileEventType.Create },
 ];
+
+/** Error names of the failures a delete commonly meets; others are written as their number. */
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  13: "EACCES",
+  16: "EBUSY",
+  20: "ENOTDIR",
+  21: "EISDIR",
+  30: "EROFS",
+  39: "ENOTEMPTY",
+};
+
+/**
+ * The OP column of an event whose result is known: the call's name, then `:` and the error when it failed
+ * (`unlinkat:ENOENT`), so that readers can tell a delete that destroyed nothing.
+ */
+export function opWithResult(name: string, result: number | undefined): string {
+  if (result === undefined || result >= 0) return name;
+  return `${name}:${ERRNO_NAMES[-result] ?? `E${-result}`}`;
+}
 
 /** TYPE of an open-like call: create when O_CREAT is set (ebpfangel's rule), else open. */
 export function openType(flags: number): FileEventTypeCode {

@@ -132,6 +132,18 @@ describe("collector records", () => {
       tid: 78,
       groupDead: false,
     });
+    assert.deepEqual(parseRecord("R 5 15 77 78 1 1000 512 -2 old dir"), {
+      kind: "file",
+      op: 5,
+      ts: "15",
+      pid: 77,
+      tid: 78,
+      ppid: 1,
+      uid: 1000,
+      flags: "512",
+      result: -2,
+      filename: "old dir",
+    });
     assert.deepEqual(parseRecord("E 13 14 77 78 1 1000 -1 "), {
       kind: "file",
       op: 13,

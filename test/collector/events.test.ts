@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { compareTs, TickOrder } from "../../src/collector/bpftrace/tick-order.ts";
-import { type Severity, SeverityTracker, splitTimestamp, THRESHOLDS } from "../../src/collector/events.ts";
+import {
+  opWithResult,
+  type Severity,
+  SeverityTracker,
+  splitTimestamp,
+  THRESHOLDS,
+} from "../../src/collector/events.ts";
 import { csvText, fileEventRow } from "../../src/collector/format.ts";
 import { parseCsv } from "../../src/core/csv.ts";
 import { randomInt, seededRandom } from "../../src/core/random.ts";
@@ -146,6 +152,16 @@ describe("rows", () => {
       const table = parseCsv(`A,B\n${csvText(s)},x\n`, "t");
       assert.equal(table.rows[0][0], s);
     }
+  });
+});
+
+describe("OP of a call with a result", () => {
+  it("is the call's name when it succeeded or its result is unknown, else name:error", () => {
+    assert.equal(opWithResult("unlinkat", undefined), "unlinkat");
+    assert.equal(opWithResult("unlinkat", 0), "unlinkat");
+    assert.equal(opWithResult("unlink", -2), "unlink:ENOENT");
+    assert.equal(opWithResult("unlinkat", -13), "unlinkat:EACCES");
+    assert.equal(opWithResult("unlinkat", -95), "unlinkat:E95");
   });
 });
 

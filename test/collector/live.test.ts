@@ -121,6 +121,32 @@ describe("bpftrace collector on the real kernel", { skip: unavailable ?? false }
     assert.equal(summary.outOfOrder, 0);
   });
 
+  it("writes a delete with its result, and a link or a bound socket as a create of its path", async () => {
+    const dir = join(tmp.dir, "links");
+    mkdirSync(dir);
+    const listen = `const s = require('net').createServer(); s.listen('sock', () => s.close())`;
+    const script = `cd ${dir} && touch a && ln a b && ln -s a c && rm -f nothere && rm a b c && ${process.execPath} -e "${listen}"`;
+    const { summary, rows } = await collect({ scope: { kind: "command", argv: ["/bin/sh", "-c", script] } });
+    assertNothingLost(summary);
+    const mine = rows.filter(
+      (r) => (r.TYPE === "1" || r.TYPE === "2") && /^(a|b|c|nothere|sock)$/.test(r.FILENAME),
+    );
+    assert.deepEqual(
+      mine.map((r) => [r.TYPE, r.FILENAME, r.OP]),
+      [
+        ["1", "a", "openat"],
+        ["1", "b", "linkat"],
+        ["1", "c", "symlinkat"],
+        ["2", "nothere", "unlinkat:ENOENT"],
+        ["2", "a", "unlinkat"],
+        ["2", "b", "unlinkat"],
+        ["2", "c", "unlinkat"],
+        ["1", "sock", "bind"], // a Unix socket's path, removed when the server closes
+        ["2", "sock", "unlink"],
+      ],
+    );
+  });
+
   it("counts every libcrypto call and file event under concurrent file-heavy load, host-wide", async () => {
     const c = { opens: 3000, creates: 2000, deletes: 2000, renames: 1000, encrypts: 3000 };
     const dir = workDir("b", c);

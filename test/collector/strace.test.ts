@@ -119,7 +119,7 @@ describe("strace converter", () => {
     return { files, calls, converter };
   }
 
-  it("turns file calls into events with ebpfangel's types, renames into a delete and a create", () => {
+  it("turns file calls into events with ebpfangel's types, renames into a delete and a create, links and bound Unix sockets into creates, failed deletes marked", () => {
     const { files } = convert([
       `100 5.000000000 openat(-100, ${hex("/d/a")}, 0) = 3`,
       `100 5.000000001 openat(-100, ${hex("/d/b")}, 0x241, 0600) = 4`,
@@ -128,6 +128,13 @@ describe("strace converter", () => {
       `100 5.000000004 renameat2(-100, ${hex("/d/x")}, -100, ${hex("/d/x.locked")}, 0) = 0`,
       `100 5.000000005 openat2(-100, ${hex("/d/e")}, {flags=0x80000, mode=0, resolve=0}, 24) = 6`,
       `100 5.000000006 unlink(${hex("/d/f")} <unfinished ...>`,
+      `100 5.000000007 linkat(-100, ${hex("/d/t")}, -100, ${hex("/d/t.lock")}, 0) = 0`,
+      `100 5.000000008 symlinkat(${hex("/d/t")}, -100, ${hex("/d/s")}) = 0`,
+      `100 5.000000009 <... unlink resumed>) = -1 ENOENT (No such file or directory)`,
+      `100 5.000000010 unlinkat(-100, ${hex("/d/g")}, 0) = -1 EACCES (Permission denied)`,
+      `100 5.000000011 bind(3, {sa_family=0x1, sun_path=${hex("/d/S.agent")}}, 17) = 0`,
+      `100 5.000000012 bind(4, {sa_family=0x1, sun_path=@${hex("abstract")}}, 11) = 0`,
+      `100 5.000000013 bind(5, {sa_family=0x2, sin_port="\\x00\\x00", sin_addr="\\x7f\\x00\\x00\\x01"}, 16) = 0`,
     ]);
     assert.deepEqual(
       files.map((e) => [e.type, e.op, e.flags, e.filename, e.ts]),
@@ -139,7 +146,12 @@ describe("strace converter", () => {
         [FileEventType.Delete, "renameat2", "0", "/d/x", "4000000004"],
         [FileEventType.Create, "renameat2", "0", "/d/x.locked", "4000000004"],
         [FileEventType.Open, "openat2", "524288", "/d/e", "4000000005"],
-        [FileEventType.Delete, "unlink", "0", "/d/f", "4000000006"],
+        // A delete is written once its result is known, with the time it was called and its error.
+        [FileEventType.Create, "linkat", "0", "/d/t.lock", "4000000007"],
+        [FileEventType.Create, "symlinkat", "0", "/d/s", "4000000008"],
+        [FileEventType.Delete, "unlink:ENOENT", "0", "/d/f", "4000000006"],
+        [FileEventType.Delete, "unlinkat:EACCES", "0", "/d/g", "4000000010"],
+        [FileEventType.Create, "bind", "0", "/d/S.agent", "4000000011"],
       ],
     );
   });

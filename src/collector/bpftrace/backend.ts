@@ -13,7 +13,7 @@ import {
   requireRoot,
   requireTool,
 } from "../environment.ts";
-import { FileEventType, OPS, openType } from "../events.ts";
+import { FileEventType, OPS, openType, opWithResult } from "../events.ts";
 import type { FileFormat, SyscallFormat } from "../format.ts";
 import { CollectorRun } from "../run.ts";
 import { cgroupIds, describeScope, processId, processTree, validateComm } from "../scope.ts";
@@ -298,7 +298,7 @@ export class BpftraceCollector extends CollectorRun implements Collector {
           ppid: r.ppid,
           uid: r.uid,
           type: r.op <= 2 ? openType(Number(r.flags)) : op.type,
-          op: op.name,
+          op: opWithResult(op.name, r.result),
           flags: r.flags,
           filename: op.literalName ?? r.filename,
           comm: this.names.get(r.tid, r.pid),

@@ -21,6 +21,8 @@ export type BpftraceRecord =
       ppid: number;
       uid: number;
       flags: string;
+      /** The call's return value (R records: deletes); undefined for events taken at entry. */
+      result?: number;
       filename: string;
     }
   | { kind: "syscall"; ts: string; pid: number; tid: number; number: number };
@@ -39,6 +41,7 @@ const SHAPES: Record<string, [number, boolean]> = {
   X: [5, true],
   Z: [4, false],
   E: [7, true],
+  R: [8, true],
   C: [4, false],
 };
 
@@ -113,6 +116,19 @@ export function parseRecord(text: string): BpftraceRecord {
         ppid: n(4),
         uid: n(5),
         flags: fields[6],
+        filename: rest,
+      };
+    case "R":
+      return {
+        kind: "file",
+        op: n(0),
+        ts: fields[1],
+        pid: n(2),
+        tid: n(3),
+        ppid: n(4),
+        uid: n(5),
+        flags: fields[6],
+        result: n(7),
         filename: rest,
       };
     default:

@@ -14,6 +14,11 @@ export const STRACE_FILE_CALLS = [
   "rename",
   "renameat",
   "renameat2",
+  "link",
+  "linkat",
+  "symlink",
+  "symlinkat",
+  "bind",
   "execve",
   "execveat",
   "prctl",
@@ -23,6 +28,8 @@ export const STRACE_FILE_CALLS = [
   "vfork",
 ] as const;
 
+/** Written when their result is known: a failed delete destroys nothing. */
+const DELETES = new Set(["unlink", "unlinkat"]);
 const CLONE_THREAD = 0x10000;
 const PR_SET_NAME = 15;
 const CREAT_FLAGS = "577"; // O_CREAT | O_WRONLY | O_TRUNC, what creat() means
@@ -67,13 +74,19 @@ export class StraceConverter {
             syscall: l.name,
             comm: task.comm,
           });
-        } else this.fileCall(l.tid, l.ts, l.name, l.args);
+        } else if (l.result !== null || !DELETES.has(l.name)) {
+          this.fileCall(l.tid, l.ts, l.name, l.args, l.result);
+        }
         if (l.result !== null) this.completed(l.tid, l.ts, l.name, l.args, l.result);
         return;
       case "resumed": {
         const entry = this.unfinished.get(l.tid);
         this.unfinished.delete(l.tid);
         if (entry !== undefined && entry.name === l.name && l.result !== null) {
+          // A delete is written once its result is known (at its entry time), like the eBPF backend's.
+          if (this.mode === "files" && DELETES.has(entry.name)) {
+            this.fileCall(l.tid, entry.ts, entry.name, entry.args, l.result);
+          }
           this.completed(l.tid, entry.ts, entry.name, entry.args, l.result);
         }
         return;
@@ -113,8 +126,10 @@ export class StraceConverter {
     return (BigInt(ts) - this.clockOffsetNs).toString();
   }
 
-  private fileCall(tid: number, ts: string, name: string, argText: string): void {
+  private fileCall(tid: number, ts: string, name: string, argText: string, result: string | null): void {
     const args = splitArgs(argText);
+    const failed = result === null || !DELETES.has(name) ? null : /^-1 (E[A-Z0-9]+)/.exec(result);
+    const op = failed === null ? name : `${name}:${failed[1]}`;
     const path = (i: number) => truncate(decodeStraceString(args[i] ?? "") ?? "", MAX_PATH);
     const flags = (token: string | null | undefined) => String(parseRawInteger(token ?? "") ?? 0);
     const { Create, Delete } = FileEventType;
@@ -157,10 +172,28 @@ export class StraceConverter {
           [Create, flags(args[4]), path(3)],
         ];
         break;
+      case "link":
+      case "symlink":
+        events = [[Create, "0", path(1)]];
+        break;
+      case "linkat":
+        events = [[Create, flags(args[4]), path(3)]];
+        break;
+      case "symlinkat":
+        events = [[Create, "0", path(2)]];
+        break;
+      case "bind": {
+        // A Unix socket bound to a path (not an abstract one, written sun_path=@"…") creates that path.
+        const address = args[1] ?? "";
+        const sunPath = /sa_family=(?:0x1|AF_UNIX)\b.*sun_path=("(?:[^"\\]|\\.)*")/.exec(address);
+        if (sunPath === null) return;
+        events = [[Create, "0", truncate(decodeStraceString(sunPath[1]) ?? "", MAX_PATH)]];
+        break;
+      }
       default:
         return;
     }
-    for (const [type, f, filename] of events) this.emit(tid, ts, name, type, f, filename);
+    for (const [type, f, filename] of events) this.emit(tid, ts, op, type, f, filename);
   }
 
   /** Open-like calls pass type null: create when O_CREAT is set. */
