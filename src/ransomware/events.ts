@@ -65,6 +65,8 @@ export interface FileEvent {
   flags: number;
   /** The event came from a rename (written as a delete of the old name and a create of the new one). */
   rename: boolean;
+  /** The call failed (the collector writes a failed delete's OP as `unlinkat:ENOENT`): it changed nothing. */
+  failed: boolean;
   /** Command name: a byte range of `commBytes` (valid only during the visit); empty when absent. */
   commBytes: Uint8Array;
   commStart: number;
@@ -180,6 +182,7 @@ export function newEvent(): FileEvent {
     uid: -1,
     flags: 0,
     rename: false,
+    failed: false,
     commBytes: EMPTY,
     commStart: 0,
     commEnd: 0,
@@ -201,6 +204,7 @@ const FIELD_LIMITS: { name: string; max: number }[] = [
 const EXTENDED_MAX_TYPE = 5;
 
 const COMMA = 44;
+const COLON = 58;
 const QUOTE = 34;
 
 /** Parses one data row (bytes, without terminator) into `event`; throws RowError with the reason. */
@@ -273,6 +277,7 @@ export function parseEventRow(
     event.uid = -1;
     event.flags = 0;
     event.rename = false;
+    event.failed = false;
     event.commBytes = EMPTY;
     event.commStart = 0;
     event.commEnd = 0;
@@ -296,10 +301,17 @@ export function parseEventRow(
   const negative = i + 1 < end && bytes[i + 1] === 45;
   i = readUint(bytes, negative ? i + 2 : i + 1, end, "FLAGS", 0xffffffff, 15, columns);
   event.flags = negative ? -cursorValue : cursorValue;
-  // OP, the last column: only "rename…" matters to the features (the collector writes a rename as two rows).
+  // OP, the last column: "rename…" (the collector writes a rename as two rows) and a failure suffix matter.
   i++;
   if (i > end) throw new RowError(`expected ${columns} columns, the row ends after 15`);
   event.rename = end - i >= 6 && bytes[i] === 114 && bytes[i + 1] === 101 && bytes[i + 2] === 110;
+  event.failed = false;
+  for (let k = i; k < end; k++) {
+    if (bytes[k] === COLON) {
+      event.failed = true;
+      break;
+    }
+  }
 }
 
 /** Set by readUint (a module-level register: the row parser allocates nothing per row). */

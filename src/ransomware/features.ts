@@ -77,6 +77,8 @@ const RECENT_OPENS = 8;
  * (5 %), which only undercounts, and such a process has long passed MIN_CREATED_FOR_HARM anyway.
  */
 const CREATED_FILTER_BITS = 8192;
+/** unlinkat's flag for removing a directory: that destroys no document. */
+const AT_REMOVEDIR = 0x200;
 /** O_TRUNC in open flags: a create that empties an existing file. */
 const O_TRUNC = 0o1000;
 
@@ -119,6 +121,10 @@ export const FEATURE_NAMES: string[] = [
   // creates that truncate or rename over a path it had opened. Own temporary files do not count.
   "D_foreign",
   "R_overwrite",
+  // Creates and deletes of files named as compressed data (FILE.gz, FILE.xz, …): `gzip -r` replaces every file of a
+  // tree exactly as ransomware writing FILE.locked does (and `gunzip -r` as a decryptor would), and the compressed
+  // name is the one thing the events tell apart.
+  "X_compressed_share",
 ];
 
 /**
@@ -162,6 +168,11 @@ export function showsHarm(values: ArrayLike<number>, gate: HarmGate = HARM_GATE)
   );
 }
 
+/** A row's identity across feature tables and live scoring: its process or group, and when it began. */
+export function rowKey(log: string, pid: number, firstTs: string, generation: number): string {
+  return `${log}\0${pid}\0${firstTs}${generation === 0 ? "" : generation === 1 ? "\0children" : "\0grandchildren"}`;
+}
+
 export interface ProcessFeatures {
   log: string;
   pid: number;
@@ -172,6 +183,8 @@ export interface ProcessFeatures {
   snapshot?: boolean;
   /** The row is the children of process `pid` taken together (the collector's logs name parents); their pids. */
   children?: number[];
+  /** With `children`: 2 when they are `pid`'s grandchildren (a shell per file between a loop and its tools). */
+  generation?: number;
   /** A feature table without the columns the harm gate reads (older versions, the original pipeline's tables). */
   ungated?: boolean;
 }
@@ -209,6 +222,8 @@ export class ProcessFeatureState {
   userOpen = 0;
   userModify = 0;
   extAppend = 0;
+  /** Creates and deletes of names that end in a compressed-data extension. */
+  compressedModifies = 0;
   /** Deletes of a path the process opened shortly before (read it, then remove it). */
   deleteOpened = 0;
   /** Opens with write access (O_WRONLY or O_RDWR), and those of user data. */
@@ -347,13 +362,22 @@ export class ProcessFeatureState {
       for (let i = slash < start ? start : slash; i < end; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
     }
     const fileHash = h >>> 0;
+    if (modify && isCompressedName(bytes, slash < start ? start : slash + 1, end)) this.compressedModifies++;
     if (e.type === 2) {
       if (this.isRecentOpen(fileHash, end - start)) this.deleteOpened++;
-      if (this.created === null || !this.created.has(fileHash)) this.foreignDeletes++;
+      if (this.destroys(e, bytes, start, end, slash, fileHash)) this.foreignDeletes++;
     } else if (isCreate) {
-      if ((e.rename || (e.flags & O_TRUNC) !== 0) && this.isRecentOpen(fileHash, end - start))
+      const created = (this.created ??= new BloomFilter(CREATED_FILTER_BITS));
+      // A path it created before is its own file rewritten (gpg creates its keyring, then writes it again).
+      if (
+        (e.rename || (e.flags & O_TRUNC) !== 0) &&
+        this.isRecentOpen(fileHash, end - start) &&
+        !created.has(fileHash)
+      )
         this.overwrites++;
-      (this.created ??= new BloomFilter(CREATED_FILTER_BITS)).add(fileHash);
+      created.add(fileHash);
+      // `rm -rf DIR` unlinks by names relative to the directory it walks: its own files are known by base name too.
+      if (slash >= start) created.add(nameHash(bytes, slash + 1, end));
     }
     this.files.add(fileHash);
     if (dirHash >= 0) this.dirs.add(dirHash);
@@ -365,6 +389,26 @@ export class ProcessFeatureState {
       this.recentOpenLengths[this.recentNext] = end - start;
       this.recentNext = (this.recentNext + 1) % RECENT_OPENS;
     }
+  }
+
+  /**
+   * Whether a delete destroyed a file that existed before the process: not when the call failed, removed a
+   * directory, or removed a path the process created (matched by base name when the path is relative).
+   */
+  private destroys(
+    e: FileEvent,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    slash: number,
+    fileHash: number,
+  ): boolean {
+    if (e.failed || (!e.rename && (e.flags & AT_REMOVEDIR) !== 0)) return false;
+    const created = this.created;
+    if (created === null) return true;
+    if (created.has(fileHash)) return false;
+    const relative = end > start && bytes[start] !== 47;
+    return !(relative && slash >= start && created.has(nameHash(bytes, slash + 1, end)));
   }
 
   private isRecentOpen(prefixHash: number, prefixLength: number): boolean {
@@ -424,6 +468,7 @@ export class ProcessFeatureState {
     out[k++] = this.userWriteOpens;
     out[k++] = this.foreignDeletes;
     out[k++] = this.overwrites;
+    out[k++] = this.compressedModifies / Math.max(1, creates + deletes);
     return out;
   }
 
@@ -470,6 +515,7 @@ export class ProcessFeatureState {
         this.userWriteOpens,
         this.foreignDeletes,
         this.overwrites,
+        this.compressedModifies,
       ],
       typeTotals: Array.from(this.typeTotals),
       trigrams: Array.from(this.trigrams),
@@ -512,6 +558,7 @@ export class ProcessFeatureState {
       s.userWriteOpens,
       s.foreignDeletes = 0,
       s.overwrites = 0,
+      s.compressedModifies = 0,
     ] = json.counters;
     s.typeTotals.set(json.typeTotals);
     s.trigrams.set(json.trigrams);
@@ -555,4 +602,39 @@ function areaOf(bytes: Uint8Array, start: number, end: number): number {
     if (k === p.length) return candidate.area;
   }
   return 0;
+}
+
+/** FNV-1a of a path's base name (the bytes after its last slash), as the full-path hash is computed. */
+function nameHash(bytes: Uint8Array, start: number, end: number): number {
+  let h = FNV_OFFSET;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
+  return h >>> 0;
+}
+
+/** Extensions of compressed data, as compressors name their output (lower case, without the dot). */
+const COMPRESSED_EXTENSIONS = new Set([
+  "gz",
+  "tgz",
+  "bz2",
+  "tbz2",
+  "xz",
+  "txz",
+  "zst",
+  "lz4",
+  "lzma",
+  "lz",
+  "z",
+  "zip",
+  "7z",
+  "rar",
+]);
+
+/** Whether the file name `bytes[start, end)` ends in a compressed-data extension. */
+function isCompressedName(bytes: Uint8Array, start: number, end: number): boolean {
+  let dot = end - 1;
+  while (dot > start && end - dot <= 5 && bytes[dot] !== 46) dot--;
+  if (dot <= start || bytes[dot] !== 46 || end - dot < 2) return false;
+  let ext = "";
+  for (let i = dot + 1; i < end; i++) ext += String.fromCharCode(bytes[i] | 0x20);
+  return COMPRESSED_EXTENSIONS.has(ext);
 }

@@ -25,6 +25,10 @@ export interface EventInput {
   comm?: string;
   /** The event is half of a rename (a delete of the old name or a create of the new one). */
   rename?: boolean;
+  /** The call failed (a delete of a path that did not exist): it destroyed nothing. */
+  failed?: boolean;
+  /** The call's flags: open flags, or unlinkat's (AT_REMOVEDIR, 0x200, for a directory). */
+  flags?: number;
   pattern?: number;
 }
 
@@ -58,8 +62,9 @@ export function toFileEvent(input: EventInput, into: FileEvent = newEvent()): Fi
   into.tid = input.pid;
   into.ppid = input.ppid ?? -1;
   into.uid = -1;
-  into.flags = 0;
+  into.flags = input.flags ?? 0;
   into.rename = input.rename ?? false;
+  into.failed = input.failed ?? false;
   into.commBytes = encoder.encode(input.comm ?? "");
   into.commStart = 0;
   into.commEnd = into.commBytes.length;

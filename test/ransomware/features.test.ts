@@ -274,11 +274,62 @@ describe("harm: files that existed before the process", () => {
         [2, "/home/u/b.doc.swp", 0, "rename"],
         [1, "/home/u/b.doc", 0, "rename"], // renamed over the original it read
         [1, "/home/u/c.doc", 64, "openat"], // O_CREAT without O_TRUNC, never read: not an overwrite
+        [0, "/home/u/c.doc", 0, "openat"],
+        [1, "/home/u/c.doc", O_TRUNC_CREATE, "openat"], // its own file, rewritten: not an overwrite
       ]),
     );
     assert.equal(get(values, "R_overwrite"), 2);
     assert.equal(get(values, "D_foreign"), 0, "the .swp it deleted by the rename was its own");
     assert.equal(showsHarm(values), false, "2 files destroyed is below the gate");
+  });
+
+  test("failed deletes and directory removals destroy nothing", async () => {
+    const AT_REMOVEDIR = 0x200;
+    const values = await valuesOf(
+      extendedLog([
+        [2, "/home/u/.#lk0x1.vm.77x", 0, "unlink:ENOENT"], // gpg's lock probe: the path never existed
+        [2, "/home/u/a.txt", 0, "unlinkat:EACCES"],
+        [2, "/home/u/b.txt", 0, "unlinkat:E95"],
+        [2, "/home/u/old", AT_REMOVEDIR, "unlinkat"],
+        [2, "/home/u/older", AT_REMOVEDIR, "unlinkat"],
+        [2, "/home/u/c.txt", 0, "unlinkat"], // the one file destroyed
+      ]),
+    );
+    assert.equal(get(values, "D_sum"), 6, "every delete is still an event, as in ebpfangel's logs");
+    assert.equal(get(values, "D_foreign"), 1);
+    assert.equal(showsHarm(values), false);
+  });
+
+  test("a linked name is the process's own; a relative delete matches its own files by base name", async () => {
+    const values = await valuesOf(
+      extendedLog([
+        [1, "/home/u/w/k.tmp", O_TRUNC_CREATE, "openat"],
+        [1, "/home/u/w/pubring.kbx.lock", 0, "linkat"], // a lock taken by link(2)
+        [2, "/home/u/w/pubring.kbx.lock", 0, "unlink"],
+        [1, "/home/u/w/backup.tgz.gpg", O_TRUNC_CREATE, "openat"],
+        [1, "/home/u/w/random_seed", O_TRUNC_CREATE, "openat"],
+        // rm -rf w: names relative to the directory it walks
+        [2, "backup.tgz.gpg", 0, "unlinkat"],
+        [2, "random_seed", 0, "unlinkat"],
+        [2, "k.tmp", 0, "unlinkat"],
+        [2, "notes.txt", 0, "unlinkat"], // not its own
+      ]),
+    );
+    assert.equal(get(values, "D_foreign"), 1);
+  });
+
+  test("creates and deletes of compressed names are counted", async () => {
+    const values = await valuesOf(
+      extendedLog([
+        [1, "/home/u/a.txt.gz", O_TRUNC_CREATE, "openat"],
+        [1, "/home/u/b.log.XZ", O_TRUNC_CREATE, "openat"],
+        [1, "/home/u/c.doc.locked", O_TRUNC_CREATE, "openat"],
+        [1, "/home/u/gz", O_TRUNC_CREATE, "openat"],
+        [2, "/home/u/d.tar.zst", 0, "unlinkat"], // gunzip -r and friends delete the compressed file
+        [2, "/home/u/e.doc", 0, "unlinkat"],
+      ]),
+    );
+    assert.equal(get(values, "X_compressed_share"), 0.5);
   });
 
   test("the filter of created paths survives a checkpoint", () => {
