@@ -37,7 +37,10 @@ const GROUP_SCORE_EVERY = 64;
 export const DEFAULT_IDLE_TIMEOUT_S = 600;
 const RECENT_PATHS = 8;
 const MAX_CHILDREN = 256;
+const MAX_PARENTS = 4;
 const KEY_SPACE = 2 ** 32;
+/** Keys of one log: processes, groups of children, groups of grandchildren. */
+const KEY_SPACES = 3;
 /** Parents whose children are unrelated services, never one job: init and kthreadd. */
 const NO_GROUP_PARENTS = new Set([0, 1, 2]);
 
@@ -47,6 +50,9 @@ export class ProcessEntity extends Entity {
   renames = 0;
   /** Command names of the children seen (group entities), at most a few. */
   readonly childComms = new Set<string>();
+  /** Parents of the members seen (groups of grandchildren), at most a few: one parent means the group is that
+   * parent's children, already tracked. */
+  readonly parents = new Set<number>();
   /** Process ids of the children seen (group entities), at most MAX_CHILDREN: labels name processes. */
   readonly children = new Set<number>();
   /** Paths of the latest creates and deletes (evidence), oldest first once the ring is full. */
@@ -57,11 +63,16 @@ export class ProcessEntity extends Entity {
     readonly key: number,
     readonly log: string,
     readonly pid: number,
-    /** True for "the children of `pid`". */
-    readonly group: boolean,
+    /** 0: the process `pid`; 1: its children taken together; 2: its grandchildren taken together. */
+    readonly generation: number,
     readonly state: ProcessFeatureState,
   ) {
     super();
+  }
+
+  /** Several processes taken together. */
+  get group(): boolean {
+    return this.generation > 0;
   }
 
   notePath(path: string): void {
@@ -76,6 +87,8 @@ export class ProcessEntity extends Entity {
     return [...this.recentPaths.slice(this.recentNext), ...this.recentPaths.slice(0, this.recentNext)];
   }
 }
+
+const SCOPES = ["process", "children", "grandchildren"] as const;
 
 export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
   readonly kind = "ransomware" as const;
@@ -119,25 +132,45 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
   observe(e: FileEvent, hooks: EntityHooks<ProcessEntity>): void {
     if (this.logIndex < 0) this.beginSource("input");
     const type = e.type;
-    const base = this.logIndex * 2 * KEY_SPACE;
+    const base = this.logIndex * KEY_SPACES * KEY_SPACE;
     if (type > EventType.Encrypt) {
       this.lifecycle(e, base, hooks);
       return;
     }
-    const process = this.entity(base + e.pid, e.pid, false, e);
+    const process = this.entity(base + e.pid, e.pid, 0, e);
     const first = process.events === 0;
-    // Decoded once for the process and its group (evidence: the recent paths).
+    // Decoded once for the process and its groups (evidence: the recent paths).
     const path = e.type === EventType.Create || e.type === EventType.Delete ? eventFilename(e) : null;
     this.apply(process, e, path);
     hooks.touched(process);
-    if (this.groupChildren && e.ppid >= 0 && !NO_GROUP_PARENTS.has(e.ppid)) {
-      const group = this.entity(base + KEY_SPACE + e.ppid, e.ppid, true, e);
-      // A child's name at its first event (and at exec, below): decoding it at every event was a tenth of the cost.
-      if (first && process.comm && group.childComms.size < 8) group.childComms.add(process.comm);
-      if (group.children.size < MAX_CHILDREN) group.children.add(e.pid);
-      this.apply(group, e, path);
-      hooks.touched(group);
+    if (!this.groupChildren || e.ppid < 0 || NO_GROUP_PARENTS.has(e.ppid)) return;
+    this.join(base + KEY_SPACE + e.ppid, e.ppid, 1, process, first, e, path, hooks);
+    // The grandparent, as far as the parent's own events told it: `find -exec sh -c 'gpg … && rm …'` runs each
+    // file's tools under a shell of their own, so only the grandparent sees the whole job.
+    const grandparent = this.table.get(base + e.ppid)?.ppid ?? -1;
+    if (grandparent >= 0 && !NO_GROUP_PARENTS.has(grandparent)) {
+      this.join(base + 2 * KEY_SPACE + grandparent, grandparent, 2, process, first, e, path, hooks);
     }
+  }
+
+  /** Adds one event of `process` to the group of `pid`'s children or grandchildren. */
+  private join(
+    key: number,
+    pid: number,
+    generation: number,
+    process: ProcessEntity,
+    first: boolean,
+    e: FileEvent,
+    path: string | null,
+    hooks: EntityHooks<ProcessEntity>,
+  ): void {
+    const group = this.entity(key, pid, generation, e);
+    // A member's name at its first event (and at exec, below): decoding it at every event was a tenth of the cost.
+    if (first && process.comm && group.childComms.size < 8) group.childComms.add(process.comm);
+    if (group.children.size < MAX_CHILDREN) group.children.add(process.pid);
+    if (generation === 2 && group.parents.size < MAX_PARENTS) group.parents.add(e.ppid);
+    this.apply(group, e, path);
+    hooks.touched(group);
   }
 
   private lifecycle(e: FileEvent, base: number, hooks: EntityHooks<ProcessEntity>): void {
@@ -151,23 +184,28 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
     if (process !== undefined) {
       process.comm = eventComm(e);
       if (e.ppid >= 0) process.ppid = e.ppid;
-      const group = this.groupChildren ? this.table.get(base + KEY_SPACE + process.ppid) : undefined;
-      if (group !== undefined && group.childComms.size < 8 && process.comm)
-        group.childComms.add(process.comm);
+      if (!this.groupChildren || !process.comm) return;
+      const grandparent = this.table.get(base + process.ppid)?.ppid ?? -1;
+      for (const group of [
+        this.table.get(base + KEY_SPACE + process.ppid),
+        grandparent >= 0 ? this.table.get(base + 2 * KEY_SPACE + grandparent) : undefined,
+      ]) {
+        if (group !== undefined && group.childComms.size < 8) group.childComms.add(process.comm);
+      }
     }
   }
 
-  private entity(key: number, pid: number, group: boolean, e: FileEvent): ProcessEntity {
+  private entity(key: number, pid: number, generation: number, e: FileEvent): ProcessEntity {
     let entity = this.table.get(key);
     if (entity === undefined) {
       entity = new ProcessEntity(
         key,
         this.logName,
         pid,
-        group,
+        generation,
         new ProcessFeatureState(e.tsSec, e.tsNsec, this.windowNs),
       );
-      if (!group) {
+      if (generation === 0) {
         if (e.commEnd > e.commStart) entity.comm = eventComm(e);
         entity.ppid = e.ppid;
       }
@@ -199,9 +237,13 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
     return entity.group ? GROUP_SCORE_EVERY : undefined;
   }
 
-  /** A group of one child has that child's events and features: its alerts would be the child's, twice. */
+  /**
+   * A group of one child has that child's events and features, and grandchildren of one parent are that parent's
+   * children: their alerts would repeat another entity's.
+   */
   scorable(entity: ProcessEntity): boolean {
-    return !entity.group || entity.children.size >= 2;
+    if (entity.generation === 0) return true;
+    return entity.children.size >= 2 && (entity.generation === 1 || entity.parents.size >= 2);
   }
 
   features(entity: ProcessEntity): Float64Array {
@@ -212,7 +254,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
     const fields: Record<string, string | number> = { pid: entity.pid, log: entity.log };
     if (entity.group) {
       return {
-        entity: `children of pid ${entity.pid}${entity.log ? ` in ${entity.log}` : ""}`,
+        entity: `${entity.generation === 2 ? "grandchildren" : "children"} of pid ${entity.pid}${entity.log ? ` in ${entity.log}` : ""}`,
         fields: { ...fields, comm: [...entity.childComms].join(",") || "?" },
         pids: [entity.pid],
       };
@@ -229,7 +271,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
   evidence(entity: ProcessEntity): Record<string, unknown> {
     const s = entity.state;
     return {
-      scope: entity.group ? "children" : "process",
+      scope: SCOPES[entity.generation],
       events: s.events,
       opens: s.typeTotals[EventType.Open],
       creates: s.typeTotals[EventType.Create],
@@ -253,12 +295,13 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
         key,
         log: e.log,
         pid: e.pid,
-        group: e.group,
+        generation: e.generation,
         comm: e.comm,
         ppid: e.ppid,
         renames: e.renames,
         childComms: [...e.childComms],
         children: [...e.children],
+        parents: [...e.parents],
         recentPaths: e.orderedRecentPaths(),
         tracking: e.saveTracking(),
         state: e.state.toJSON(),
@@ -277,7 +320,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
         saved.key,
         saved.log,
         saved.pid,
-        saved.group,
+        saved.generation ?? (saved.group ? 1 : 0),
         ProcessFeatureState.fromJSON(saved.state, this.windowNs),
       );
       e.comm = saved.comm;
@@ -285,6 +328,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
       e.renames = saved.renames;
       for (const c of saved.childComms) e.childComms.add(c);
       for (const c of saved.children ?? []) e.children.add(c);
+      for (const c of saved.parents ?? []) e.parents.add(c);
       for (const p of saved.recentPaths) e.notePath(p);
       e.restoreTracking(saved.tracking);
       this.table.set(saved.key, e);
@@ -299,12 +343,15 @@ export interface RansomwareSnapshot {
     key: number;
     log: string;
     pid: number;
-    group: boolean;
+    generation: number;
+    /** Checkpoints written before groups of grandchildren. */
+    group?: boolean;
     comm: string;
     ppid: number;
     renames: number;
     childComms: string[];
     children?: number[];
+    parents?: number[];
     recentPaths: string[];
     tracking: ReturnType<Entity["saveTracking"]>;
     state: ProcessFeatureStateJSON;

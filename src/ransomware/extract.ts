@@ -138,7 +138,10 @@ export function featureRow(e: ProcessEntity): ProcessFeatures {
     lastTs: e.state.lastTs(),
     values: e.state.write(new Float64Array(FEATURE_NAMES.length)),
   };
-  if (e.group) row.children = [...e.children];
+  if (e.group) {
+    row.children = [...e.children];
+    if (e.generation === 2) row.generation = 2;
+  }
   return row;
 }
 

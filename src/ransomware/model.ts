@@ -21,6 +21,8 @@ const finiteArray = z.array(z.number().refine(Number.isFinite, "must be finite")
 
 export const ransomwareModelSchema = z.object({
   featureNames: z.array(z.string()).nonempty(),
+  /** Features of this version the training config left out of the SVM on purpose (not a version mismatch). */
+  excludedFeatures: z.array(z.string()).optional(),
   windowMs: z.number().positive(),
   pipeline: z.object({
     transform: z.enum(["log1p", "none"]),
@@ -129,7 +131,7 @@ export function alignToModel(
   const index = new Map(FEATURE_NAMES.map((n, i) => [n, i]));
   const sources = model.featureNames.map((n) => index.get(n) ?? -1);
   const missing = model.featureNames.filter((_, i) => sources[i] < 0);
-  const modelNames = new Set(model.featureNames);
+  const modelNames = new Set([...model.featureNames, ...(model.excludedFeatures ?? [])]);
   const extra = FEATURE_NAMES.filter((n) => !modelNames.has(n));
   const identical = missing.length === 0 && extra.length === 0 && sources.every((s, i) => s === i);
   if (identical) return { rows: rows as Float64Array[], missing, extra };

@@ -5,7 +5,7 @@ import { UsageError } from "../core/errors.ts";
 import { countProgress, type Progress } from "../core/progress.ts";
 import { evaluateRansomwareModel, type RansomwareEvaluation, scoreProcesses } from "./evaluate.ts";
 import { logName } from "./extract.ts";
-import { FEATURE_NAMES, type ProcessFeatures } from "./features.ts";
+import { FEATURE_NAMES, type ProcessFeatures, rowKey } from "./features.ts";
 import { DEFAULT_GRID_FILE, type GridConfig, REFERENCE_GRID_FILE, readGridConfig } from "./grid-config.ts";
 import { classifyInputs, type LoadedInputs, loadProcessFeatures } from "./inputs.ts";
 import { type Labels, readAuthorsLabels, readLabels } from "./labels.ts";
@@ -314,17 +314,17 @@ async function liveScoresOf(
     strictHint: SKIP_HINT,
     onWarning: () => {},
     onEnded: (e) => {
-      live.set(`${e.log}\0${e.pid}\0${e.state.firstTs()}${e.group ? "\0children" : ""}`, e.maxScore);
+      live.set(rowKey(e.log, e.pid, e.state.firstTs(), e.generation), e.maxScore);
     },
   });
   const { scores } = scoreProcesses(model, rows);
   const out = Float64Array.from(scores);
   rows.forEach((r, i) => {
-    const score = live.get(`${r.log}\0${r.pid}\0${r.firstTs}${r.children ? "\0children" : ""}`);
+    const score = live.get(rowKey(r.log, r.pid, r.firstTs, r.children ? (r.generation ?? 1) : 0));
     if (score !== undefined) out[i] = score;
   });
   progress.info(
-    `scored ${live.size} processes (and groups of children) from logs as the live detector does: the highest score over each life`,
+    `scored ${live.size} processes (and groups of children and grandchildren) from logs as the live detector does: the highest score over each life`,
   );
   return out;
 }

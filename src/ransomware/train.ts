@@ -14,9 +14,10 @@ import {
   MIN_CREATED_FOR_HARM,
   MIN_DESTROYED_FOR_HARM,
   type ProcessFeatures,
+  rowKey,
   showsHarm,
 } from "./features.ts";
-import type { GridConfig } from "./grid-config.ts";
+import { excludedFeatures, type GridConfig } from "./grid-config.ts";
 import { type Labels, processKey } from "./labels.ts";
 import type { CvMetrics, RansomwareModel } from "./model.ts";
 
@@ -75,7 +76,7 @@ export function attachLabels(rows: ProcessFeatures[], labels: Labels): LabelledR
     .map((k) => k.replace("\0", " pid "));
   const ids = new Map<string, number>();
   const process = Int32Array.from(rows, (r) => {
-    const key = `${r.log}\0${r.pid}\0${r.firstTs}${r.children ? "\0children" : ""}`;
+    const key = rowKey(r.log, r.pid, r.firstTs, r.children ? (r.generation ?? 1) : 0);
     let id = ids.get(key);
     if (id === undefined) ids.set(key, (id = ids.size));
     return id;
@@ -235,11 +236,16 @@ export async function trainRansomwareModel(all: LabelledRows, options: TrainOpti
   const { config } = options;
   const folds = makeFolds(data, config);
   const candidates = gridCandidates(config);
-  const columns = FEATURE_NAMES.length;
+  // The SVM sees the features the config does not exclude; the harm gate still reads every feature.
+  const excluded = new Set(excludedFeatures(config));
+  const featureNames = FEATURE_NAMES.filter((n) => !excluded.has(n));
+  const picked = Int32Array.from(featureNames, (n) => FEATURE_NAMES.indexOf(n));
+  const svmRows = data.rows.map((r) => Float64Array.from(picked, (c) => r.values[c]));
+  const columns = featureNames.length;
   // Shared memory: every task reads the same matrix without a copy per task.
   const X = new Float64Array(new SharedArrayBuffer(data.rows.length * columns * 8));
-  data.rows.forEach((r, i) => {
-    X.set(r.values, i * columns);
+  svmRows.forEach((r, i) => {
+    X.set(r, i * columns);
   });
   const searchId = `${process.pid}-${Date.now()}-${Math.random()}`;
   const tasks: SvmCvTask[] = candidates.map((c) => ({
@@ -286,14 +292,10 @@ export async function trainRansomwareModel(all: LabelledRows, options: TrainOpti
   );
   const chosen = results[best].candidate;
   options.onStage?.(`best: ${describeCandidate(chosen)}; refitting on all ${data.rows.length} rows`);
-  const pipeline = await fitScaledSvm(
-    data.rows.map((r) => r.values),
-    data.y,
-    toSvmParams(chosen),
-    chosen.transform,
-  );
+  const pipeline = await fitScaledSvm(svmRows, data.y, toSvmParams(chosen), chosen.transform);
   const model: RansomwareModel = {
-    featureNames: FEATURE_NAMES,
+    featureNames,
+    ...(excluded.size > 0 ? { excludedFeatures: [...excluded] } : {}),
     windowMs: options.windowMs ?? DEFAULT_WINDOW_MS,
     pipeline,
     hyperparameters: chosen,
