@@ -7,6 +7,7 @@ import { EventType, eventComm, eventFilename, type FileEvent, formatTimestamp } 
 import {
   DEFAULT_WINDOW_MS,
   FEATURE_NAMES,
+  PathFacts,
   ProcessFeatureState,
   type ProcessFeatureStateJSON,
 } from "./features.ts";
@@ -53,6 +54,10 @@ export class ProcessEntity extends Entity {
   /** Parents of the members seen (groups of grandchildren), at most a few: one parent means the group is that
    * parent's children, already tracked. */
   readonly parents = new Set<number>();
+  /** Members whose events destroyed files (`ProcessFeatureState.destroyed`), at most 2. A group whose destruction is
+   * one member's would only repeat that member's alert, and one that only creates files is a build or an unpacking
+   * spread over processes: groups are scored once two members have destroyed files. */
+  readonly harmMembers = new Set<number>();
   /** Process ids of the children seen (group entities), at most MAX_CHILDREN: labels name processes. */
   readonly children = new Set<number>();
   /** Paths of the latest creates and deletes (evidence), oldest first once the ring is full. */
@@ -97,6 +102,8 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
   private readonly groupChildren: boolean;
   private readonly table = new EntityTable<ProcessEntity>();
   private readonly buffer = new Float64Array(FEATURE_NAMES.length);
+  /** The current event's path facts, shared by the process and its groups. */
+  private readonly facts = new PathFacts();
   private logIndex = -1;
   private logName = "";
 
@@ -139,6 +146,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
     }
     const process = this.entity(base + e.pid, e.pid, 0, e);
     const first = process.events === 0;
+    if (type !== EventType.Encrypt) this.facts.of(e);
     // Decoded once for the process and its groups (evidence: the recent paths).
     const path = e.type === EventType.Create || e.type === EventType.Delete ? eventFilename(e) : null;
     this.apply(process, e, path);
@@ -169,7 +177,10 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
     if (first && process.comm && group.childComms.size < 8) group.childComms.add(process.comm);
     if (group.children.size < MAX_CHILDREN) group.children.add(process.pid);
     if (generation === 2 && group.parents.size < MAX_PARENTS) group.parents.add(e.ppid);
+    const destroyedBefore = group.state.destroyed();
     this.apply(group, e, path);
+    if (group.harmMembers.size < 2 && group.state.destroyed() > destroyedBefore)
+      group.harmMembers.add(process.pid);
     hooks.touched(group);
   }
 
@@ -215,7 +226,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
   }
 
   private apply(entity: ProcessEntity, e: FileEvent, path: string | null): void {
-    entity.state.add(e);
+    entity.state.add(e, this.facts);
     if (e.rename && e.type === EventType.Create) entity.renames++;
     if (path !== null) entity.notePath(path);
   }
@@ -238,12 +249,17 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
   }
 
   /**
-   * A group of one child has that child's events and features, and grandchildren of one parent are that parent's
-   * children: their alerts would repeat another entity's.
+   * A group of one child has that child's events and features, grandchildren of one parent are that parent's
+   * children, and a group whose destruction is one member's has that member's harm: their alerts would repeat another
+   * entity's. Groups whose members only create files are not scored either (see `harmMembers`).
    */
   scorable(entity: ProcessEntity): boolean {
     if (entity.generation === 0) return true;
-    return entity.children.size >= 2 && (entity.generation === 1 || entity.parents.size >= 2);
+    return (
+      entity.children.size >= 2 &&
+      entity.harmMembers.size >= 2 &&
+      (entity.generation === 1 || entity.parents.size >= 2)
+    );
   }
 
   features(entity: ProcessEntity): Float64Array {
@@ -302,6 +318,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
         childComms: [...e.childComms],
         children: [...e.children],
         parents: [...e.parents],
+        harmMembers: [...e.harmMembers],
         recentPaths: e.orderedRecentPaths(),
         tracking: e.saveTracking(),
         state: e.state.toJSON(),
@@ -329,6 +346,7 @@ export class RansomwareDetector implements Detector<FileEvent, ProcessEntity> {
       for (const c of saved.childComms) e.childComms.add(c);
       for (const c of saved.children ?? []) e.children.add(c);
       for (const c of saved.parents ?? []) e.parents.add(c);
+      for (const c of saved.harmMembers ?? []) e.harmMembers.add(c);
       for (const p of saved.recentPaths) e.notePath(p);
       e.restoreTracking(saved.tracking);
       this.table.set(saved.key, e);
@@ -352,6 +370,7 @@ export interface RansomwareSnapshot {
     childComms: string[];
     children?: number[];
     parents?: number[];
+    harmMembers?: number[];
     recentPaths: string[];
     tracking: ReturnType<Entity["saveTracking"]>;
     state: ProcessFeatureStateJSON;

@@ -251,8 +251,11 @@ export class ProcessFeatureState {
     this.firstNsec = nsec;
   }
 
-  /** Applies one file event (types 0–3). */
-  add(e: FileEvent): void {
+  /**
+   * Applies one file event (types 0–3). `facts` are its path's hashes and classes when the caller has them (the
+   * detector computes them once for a process and its groups); without them they are computed here.
+   */
+  add(e: FileEvent, facts?: PathFacts): void {
     const type = e.type;
     // Exact nanoseconds since the process's first event (exact in a double for 104 days).
     let delta = (e.tsSec - this.firstSec) * 1e9 + (e.tsNsec - this.firstNsec);
@@ -276,7 +279,7 @@ export class ProcessFeatureState {
     this.prev2 = this.prev1;
     this.prev1 = type;
     this.updateBehaviours(type);
-    if (type !== 3) this.updatePaths(e);
+    if (type !== 3) this.updatePaths(e, facts ?? SCRATCH_FACTS.of(e));
   }
 
   private updateBehaviours(type: number): void {
@@ -322,14 +325,9 @@ export class ProcessFeatureState {
     this.windowCounts[WIN_BEHAVIOUR + behaviour]++;
   }
 
-  private updatePaths(e: FileEvent): void {
-    const bytes = e.bytes;
-    let start = e.nameStart;
-    const end = e.nameEnd;
-    // "//sys/fs/..." occurs in real logs: fold repeated leading slashes.
-    while (start + 1 < end && bytes[start] === 47 && bytes[start + 1] === 47) start++;
+  private updatePaths(e: FileEvent, f: PathFacts): void {
+    const { start, end, area, fileHash, dirHash } = f;
     const modify = e.type === 1 || e.type === 2;
-    const area = areaOf(bytes, start, end);
     if (e.type === 0 && (e.flags & 3) !== 0) {
       this.writeOpens++;
       if (area === USER_DATA) this.userWriteOpens++;
@@ -341,31 +339,11 @@ export class ProcessFeatureState {
       if (modify) this.userModify++;
       else this.userOpen++;
     }
-    // Hash the directory part, remember that hash, then continue over the file name: one pass, two hashes.
-    let slash = end - 1;
-    while (slash >= start && bytes[slash] !== 47) slash--;
-    let h = FNV_OFFSET;
-    for (let i = start; i < slash; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
-    const dirHash = slash >= start ? h >>> 0 : -1;
     const isCreate = e.type === 1;
-    let extended = false;
-    if (isCreate) {
-      // A create extends a recently opened path when a prefix ending before '.', '_' or '~' was opened
-      // ("a.doc" then "a.doc.locked"); the prefix hashes come for free while hashing the name.
-      for (let i = slash < start ? start : slash; i < end; i++) {
-        const c = bytes[i];
-        if (!extended && (c === 46 || c === 95 || c === 126) && i + 1 < end)
-          extended = this.isRecentOpen(h >>> 0, i - start);
-        h = Math.imul(h ^ c, FNV_PRIME);
-      }
-    } else {
-      for (let i = slash < start ? start : slash; i < end; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
-    }
-    const fileHash = h >>> 0;
-    if (modify && isCompressedName(bytes, slash < start ? start : slash + 1, end)) this.compressedModifies++;
+    if (modify && f.compressed) this.compressedModifies++;
     if (e.type === 2) {
       if (this.isRecentOpen(fileHash, end - start)) this.deleteOpened++;
-      if (this.destroys(e, bytes, start, end, slash, fileHash)) this.foreignDeletes++;
+      if (this.destroys(e, f)) this.foreignDeletes++;
     } else if (isCreate) {
       const created = (this.created ??= new BloomFilter(CREATED_FILTER_BITS));
       // A path it created before is its own file rewritten (gpg creates its keyring, then writes it again).
@@ -377,13 +355,20 @@ export class ProcessFeatureState {
         this.overwrites++;
       created.add(fileHash);
       // `rm -rf DIR` unlinks by names relative to the directory it walks: its own files are known by base name too.
-      if (slash >= start) created.add(nameHash(bytes, slash + 1, end));
+      if (f.hasBaseHash) created.add(f.baseHash);
     }
     this.files.add(fileHash);
     if (dirHash >= 0) this.dirs.add(dirHash);
     if (isCreate) {
       if (dirHash >= 0) this.createDirs.add(dirHash);
-      if (extended) this.extAppend++;
+      // A create extends a recently opened path when a prefix ending before '.', '_' or '~' was opened
+      // ("a.doc" then "a.doc.locked").
+      for (let k = 0; k < f.prefixes; k++) {
+        if (this.isRecentOpen(f.prefixHashes[k], f.prefixLengths[k])) {
+          this.extAppend++;
+          break;
+        }
+      }
     } else if (e.type === 0 && end > start) {
       this.recentOpenHashes[this.recentNext] = fileHash;
       this.recentOpenLengths[this.recentNext] = end - start;
@@ -395,20 +380,17 @@ export class ProcessFeatureState {
    * Whether a delete destroyed a file that existed before the process: not when the call failed, removed a
    * directory, or removed a path the process created (matched by base name when the path is relative).
    */
-  private destroys(
-    e: FileEvent,
-    bytes: Uint8Array,
-    start: number,
-    end: number,
-    slash: number,
-    fileHash: number,
-  ): boolean {
+  private destroys(e: FileEvent, f: PathFacts): boolean {
     if (e.failed || (!e.rename && (e.flags & AT_REMOVEDIR) !== 0)) return false;
     const created = this.created;
     if (created === null) return true;
-    if (created.has(fileHash)) return false;
-    const relative = end > start && bytes[start] !== 47;
-    return !(relative && slash >= start && created.has(nameHash(bytes, slash + 1, end)));
+    if (created.has(f.fileHash)) return false;
+    return !(f.hasBaseHash && created.has(f.baseHash));
+  }
+
+  /** Files this state has seen destroyed: deleted though they existed before, overwritten, or opened for writing. */
+  destroyed(): number {
+    return this.foreignDeletes + this.overwrites + this.userWriteOpens;
   }
 
   private isRecentOpen(prefixHash: number, prefixLength: number): boolean {
@@ -604,6 +586,66 @@ function areaOf(bytes: Uint8Array, start: number, end: number): number {
   return 0;
 }
 
+/**
+ * What the path features need from an event's path, computed once per event however many entities (a process, its
+ * parent's and grandparent's groups) take it: its span, area, hashes and the prefixes a create may extend.
+ */
+export class PathFacts {
+  start = 0;
+  end = 0;
+  area = 0;
+  /** FNV-1a of the directory part (-1 without a slash) and of the whole path. */
+  dirHash = -1;
+  fileHash = 0;
+  /** FNV-1a of the base name: for creates, and for deletes of relative paths with a directory part. */
+  hasBaseHash = false;
+  baseHash = 0;
+  compressed = false;
+  /** Creates: hashes and lengths of the path's prefixes ending before '.', '_' or '~' ("a.doc" of "a.doc.locked"). */
+  prefixes = 0;
+  readonly prefixHashes = new Uint32Array(MAX_PREFIXES);
+  readonly prefixLengths = new Int32Array(MAX_PREFIXES);
+
+  of(e: FileEvent): this {
+    const bytes = e.bytes;
+    let start = e.nameStart;
+    const end = e.nameEnd;
+    // "//sys/fs/..." occurs in real logs: fold repeated leading slashes.
+    while (start + 1 < end && bytes[start] === 47 && bytes[start + 1] === 47) start++;
+    this.start = start;
+    this.end = end;
+    this.area = areaOf(bytes, start, end);
+    // Hash the directory part, remember that hash, then continue over the file name: one pass, two hashes.
+    let slash = end - 1;
+    while (slash >= start && bytes[slash] !== 47) slash--;
+    let h = FNV_OFFSET;
+    for (let i = start; i < slash; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
+    this.dirHash = slash >= start ? h >>> 0 : -1;
+    const isCreate = e.type === 1;
+    let prefixes = 0;
+    for (let i = slash < start ? start : slash; i < end; i++) {
+      const c = bytes[i];
+      if (isCreate && (c === 46 || c === 95 || c === 126) && i + 1 < end && prefixes < MAX_PREFIXES) {
+        this.prefixHashes[prefixes] = h >>> 0;
+        this.prefixLengths[prefixes++] = i - start;
+      }
+      h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    this.prefixes = prefixes;
+    this.fileHash = h >>> 0;
+    const nameStart = slash < start ? start : slash + 1;
+    const relative = end > start && bytes[start] !== 47;
+    this.hasBaseHash = slash >= start && (isCreate || (e.type === 2 && relative));
+    if (this.hasBaseHash) this.baseHash = nameHash(bytes, nameStart, end);
+    this.compressed = (isCreate || e.type === 2) && isCompressedName(bytes, nameStart, end);
+    return this;
+  }
+}
+
+/** At most this many '.', '_' or '~' prefixes of a created name are checked against recent opens. */
+const MAX_PREFIXES = 16;
+const SCRATCH_FACTS = new PathFacts();
+
 /** FNV-1a of a path's base name (the bytes after its last slash), as the full-path hash is computed. */
 function nameHash(bytes: Uint8Array, start: number, end: number): number {
   let h = FNV_OFFSET;
@@ -612,7 +654,7 @@ function nameHash(bytes: Uint8Array, start: number, end: number): number {
 }
 
 /** Extensions of compressed data, as compressors name their output (lower case, without the dot). */
-const COMPRESSED_EXTENSIONS = new Set([
+const COMPRESSED_EXTENSIONS = [
   "gz",
   "tgz",
   "bz2",
@@ -627,14 +669,22 @@ const COMPRESSED_EXTENSIONS = new Set([
   "zip",
   "7z",
   "rar",
-]);
+];
+/** The extensions as bytes, by length (at most 4), for a check that allocates nothing. */
+const COMPRESSED_BY_LENGTH: Uint8Array[][] = [[], [], [], [], []];
+for (const ext of COMPRESSED_EXTENSIONS) COMPRESSED_BY_LENGTH[ext.length].push(new TextEncoder().encode(ext));
 
 /** Whether the file name `bytes[start, end)` ends in a compressed-data extension. */
 function isCompressedName(bytes: Uint8Array, start: number, end: number): boolean {
   let dot = end - 1;
   while (dot > start && end - dot <= 5 && bytes[dot] !== 46) dot--;
-  if (dot <= start || bytes[dot] !== 46 || end - dot < 2) return false;
-  let ext = "";
-  for (let i = dot + 1; i < end; i++) ext += String.fromCharCode(bytes[i] | 0x20);
-  return COMPRESSED_EXTENSIONS.has(ext);
+  const length = end - dot - 1;
+  if (dot <= start || bytes[dot] !== 46 || length < 1 || length >= COMPRESSED_BY_LENGTH.length) return false;
+  const candidates = COMPRESSED_BY_LENGTH[length];
+  for (const ext of candidates) {
+    let k = 0;
+    while (k < ext.length && (bytes[dot + 1 + k] | 0x20) === ext[k]) k++;
+    if (k === ext.length) return true;
+  }
+  return false;
 }

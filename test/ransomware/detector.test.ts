@@ -46,16 +46,11 @@ describe("groups of processes", () => {
       [...(grand[0].children ?? [])].sort((a, b) => a - b),
       [300, 301, 302, 303, 304, 305, 306, 307],
     );
-    const destroyed = rows.find((r) => r === grand[0])!.values;
-    assert.ok(
-      destroyed.some((v) => v === 4),
-      "its 4 deletes are one entity's",
-    );
-    // Each shell's children: gpg and rm of one file, a group of two.
-    const perShell = rows.filter((r) => r.children && r.generation === undefined && r.pid >= 200);
-    assert.equal(perShell.length, 4);
-    // find's children (the shells) form a group too.
-    assert.ok(rows.some((r) => r.children && r.generation === undefined && r.pid === 100));
+    assert.equal(grand[0].values[FEATURE_NAMES.indexOf("D_foreign")], 4, "its 4 deletes are one entity's");
+    // Each shell's children (gpg and rm of one file): one member destroys, so the group would repeat its alert.
+    assert.equal(rows.filter((r) => r.children && r.generation === undefined && r.pid >= 200).length, 0);
+    // find's children, the shells, destroy and create nothing: their group would only repeat others' alerts.
+    assert.ok(!rows.some((r) => r.children && r.generation === undefined && r.pid === 100));
   });
 
   test("grandchildren through a single parent are that parent's children: no second group", async () => {
@@ -66,12 +61,33 @@ describe("groups of processes", () => {
       [31, 20, 0, "/home/u/w/b.tgz", "gpg"],
       [31, 20, 1, "/home/u/w/b.tgz.gpg", "gpg"],
       [32, 20, 2, "/home/u/w/b.tgz", "rm"],
+      [33, 20, 2, "/home/u/old-1.tgz", "rm"],
+      [34, 20, 2, "/home/u/old-2.tgz", "rm"],
     ]);
     const { rows } = await extractFeatures([log], { groups: true });
     assert.equal(rows.filter((r) => r.generation === 2).length, 0);
     assert.deepEqual(
       rows.filter((r) => r.children).map((r) => r.pid),
       [20],
+    );
+  });
+
+  test("a group whose harm is one member's is not scored: that member's own alert says it", async () => {
+    const log = extendedLog([
+      [40, 30, 0, "/home/u/notes.txt", "ls"],
+      [41, 30, 0, "/home/u/a.doc", "locker"],
+      [41, 30, 1, "/home/u/a.doc.locked", "locker"],
+      [41, 30, 2, "/home/u/a.doc", "locker"],
+      [41, 30, 2, "/home/u/b.doc", "locker"],
+      [41, 30, 2, "/home/u/c.doc", "locker"],
+    ]);
+    const { rows } = await extractFeatures([log], { groups: true });
+    assert.deepEqual(
+      rows.map((r) => [r.pid, r.children !== undefined]),
+      [
+        [40, false],
+        [41, false],
+      ],
     );
   });
 
@@ -90,6 +106,7 @@ describe("groups of processes", () => {
       (e: { generation: number; pid: number }) => e.generation === 2 && e.pid === 100,
     );
     assert.deepEqual(grand.parents.sort(), [200, 201]);
+    assert.equal(grand.harmMembers.length, 2);
     const restored = new RansomwareDetector();
     restored.restore(saved);
     assert.deepEqual(JSON.parse(JSON.stringify(restored.snapshot())), saved);
