@@ -21,8 +21,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createProgress } from "../src/core/progress.ts";
-import { trainCommand } from "../src/ransomware/pipeline.ts";
 import { MIN_CREATED_FOR_HARM, MIN_DESTROYED_FOR_HARM } from "../src/ransomware/features.ts";
+import { trainCommand } from "../src/ransomware/pipeline.ts";
 import { describeCandidate } from "../src/ransomware/train.ts";
 
 const root = join(fileURLToPath(import.meta.url), "..", "..");
@@ -94,7 +94,7 @@ Rebuilt by \`node --import tsx scripts/build-default-models.ts\` (deterministic:
 
 ## Model
 ${describeCandidate(model.hyperparameters)}; threshold ${model.threshold} on the SVM decision value; window
-${model.windowMs} ms. Chosen by ${model.crossValidation.candidates} candidates × ${model.crossValidation.folds}-fold
+${model.windowMs} ms. The SVM reads ${model.featureNames.length} features${model.excludedFeatures?.length ? `; the ${model.excludedFeatures.length} event-type trigram counts are left out (they name each tool's exact order of calls, which is what differs between a tool the model knows and one it does not)` : ""}. Chosen by ${model.crossValidation.candidates} candidates × ${model.crossValidation.folds}-fold
 cross-validation grouped by log (no log on both sides), ranked by ${model.crossValidation.selection.join(", then ")}
 of each process's highest score over its life (what \`watch\` alerts on).
 
@@ -120,8 +120,12 @@ the SVM says. Features are log1p-transformed, standardised and clipped to their 
 - Encryption through libraries the collector does not probe (Go's crypto, statically linked OpenSSL, pure-Python
   ciphers) produces no encrypt events; the model also relies on open/create/delete/rename shapes, but a slow
   ransomware that touches a few files per minute, interleaved with ordinary work, stays below the threshold longer.
-- Compression and encryption tools that rewrite many user files (gpg, zip, tar with --remove-files) look like
-  ransomware; CryptoDrop names the same false positives.
+- Compression and encryption tools that rewrite many user files (gpg per file, zip, tar with --remove-files) look
+  like ransomware; CryptoDrop names the same false positives. \`gzip -r\` is told apart by its output names
+  (\`X_compressed_share\`): ransomware that names its output \`.gz\` gets past that feature.
+- Tools that rewrite a whole tree in place, keeping every name (an editor's or formatter's atomic saves over hundreds
+  of files), have the shape of in-place encryption: left out of training while an in-place Node locker that also
+  keeps names was in it, set B's editor saves (150 files) alerted at scores 0.03–0.04 (bench/ransomware-lowo.ts).
 - Trained on one Linux VM's logs and this project's machines: other hosts' normal work differs; retrain with your own
   recordings (\`threatlens collect\`, \`ransomware train\`) where it misfires.
 `,
