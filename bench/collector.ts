@@ -127,9 +127,17 @@ try {
     await collector.ready;
     const started = process.hrtime.bigint();
     const producer = await p.go();
-    // Every event of the producer has been written once its exit row has (rows are in time order).
-    while (collector.stats().byType.exit === 0) await new Promise((r) => setTimeout(r, 5));
-    const span = Number(process.hrtime.bigint() - started) / 1e9;
+    // Every event of the producer has been written once its exit row has (rows are in time order), unless the ring
+    // overflowed and lost that row too: then once nothing more arrives for a second.
+    let seen = -1;
+    let lastArrival = process.hrtime.bigint();
+    while (collector.stats().byType.exit === 0 && process.hrtime.bigint() - lastArrival < 1_000_000_000n) {
+      await new Promise((r) => setTimeout(r, 5));
+      const now = collector.stats().events;
+      if (now !== seen) lastArrival = process.hrtime.bigint();
+      seen = now;
+    }
+    const span = Number(lastArrival - started) / 1e9;
     const summary = await collector.stop();
     const received = summary.byType.open;
     console.log(
