@@ -369,7 +369,9 @@ export class ProcessFeatureState {
           break;
         }
       }
-    } else if (e.type === 0 && end > start) {
+    } else if (e.type === 0 && end > start && !f.loaderNoise) {
+      // Libraries and configuration are not what a process reads to replace: a process per file (`openssl` then
+      // `mv`) would push the document out of a group's few recent opens with the next tool's loader.
       this.recentOpenHashes[this.recentNext] = fileHash;
       this.recentOpenLengths[this.recentNext] = end - start;
       this.recentNext = (this.recentNext + 1) % RECENT_OPENS;
@@ -601,6 +603,8 @@ export class PathFacts {
   hasBaseHash = false;
   baseHash = 0;
   compressed = false;
+  /** Under /usr, /lib*, /etc, /proc, /sys or /dev: what a program's loader and libraries open, not documents. */
+  loaderNoise = false;
   /** Creates: hashes and lengths of the path's prefixes ending before '.', '_' or '~' ("a.doc" of "a.doc.locked"). */
   prefixes = 0;
   readonly prefixHashes = new Uint32Array(MAX_PREFIXES);
@@ -615,6 +619,7 @@ export class PathFacts {
     this.start = start;
     this.end = end;
     this.area = areaOf(bytes, start, end);
+    this.loaderNoise = e.type === 0 && startsWithAny(bytes, start, end, LOADER_PREFIXES);
     // Hash the directory part, remember that hash, then continue over the file name: one pass, two hashes.
     let slash = end - 1;
     while (slash >= start && bytes[slash] !== 47) slash--;
@@ -640,6 +645,26 @@ export class PathFacts {
     this.compressed = (isCreate || e.type === 2) && isCompressedName(bytes, nameStart, end);
     return this;
   }
+}
+
+const LOADER_PREFIXES = ["/usr/", "/lib/", "/lib32/", "/lib64/", "/etc/", "/proc/", "/sys/", "/dev/"].map(
+  (p) => new TextEncoder().encode(p),
+);
+
+function startsWithAny(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  prefixes: readonly Uint8Array[],
+): boolean {
+  if (end - start < 2 || bytes[start] !== 47) return false;
+  for (const p of prefixes) {
+    if (end - start < p.length || bytes[start + 1] !== p[1]) continue;
+    let k = 2;
+    while (k < p.length && bytes[start + k] === p[k]) k++;
+    if (k === p.length) return true;
+  }
+  return false;
 }
 
 /** At most this many '.', '_' or '~' prefixes of a created name are checked against recent opens. */

@@ -283,6 +283,22 @@ describe("harm: files that existed before the process", () => {
     assert.equal(showsHarm(values), false, "2 files destroyed is below the gate");
   });
 
+  test("what loaders open does not push a document out of the recent opens", async () => {
+    const values = await valuesOf(
+      extendedLog([
+        [0, "/home/u/a.doc", 0, "openat"],
+        ...Array.from(
+          { length: 12 },
+          (_, k) => [0, `/usr/lib/x86_64-linux-gnu/lib${k}.so`, 0, "openat"] as const,
+        ),
+        [0, "/etc/ld.so.cache", 0, "openat"],
+        [0, "/proc/self/maps", 0, "openat"],
+        [1, "/home/u/a.doc", 0, "renameat"], // `mv a.doc.tmp a.doc` after the tool's start-up
+      ]),
+    );
+    assert.equal(get(values, "R_overwrite"), 1);
+  });
+
   test("failed deletes and directory removals destroy nothing", async () => {
     const AT_REMOVEDIR = 0x200;
     const values = await valuesOf(

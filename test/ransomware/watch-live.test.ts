@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { generateTree } from "../../bench/workloads/tree.ts";
@@ -31,11 +31,15 @@ interface Watch {
   exited: Promise<number | null>;
 }
 
-/** Starts a watch on processes named `comm` and resolves once the collector's probes are attached. */
-async function startWatch(comm: string, extra: string[] = []): Promise<Watch> {
+/**
+ * Starts a watch on processes named `comm` (or, given a number, on that process and its descendants) and resolves
+ * once the collector's probes are attached.
+ */
+async function startWatch(comm: string | number, extra: string[] = []): Promise<Watch> {
+  const scope = typeof comm === "number" ? ["--pid", String(comm)] : ["--comm", comm];
   const child = spawn(
     process.execPath,
-    [main, "ransomware", "watch", "--collect", "--comm", comm, "--stats", "0", ...extra],
+    [main, "ransomware", "watch", "--collect", ...scope, "--stats", "0", ...extra],
     { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
   );
   const watch: Watch = {
@@ -123,6 +127,32 @@ describe("ransomware watch --collect on the real kernel, default model", {
     assert.notEqual(attack.code, 0, "the locker was killed, not left to finish");
     t.diagnostic(`${lost} of ${tree.files} documents destroyed before the kill`);
     assert.ok(lost <= 50, `${lost} documents destroyed before the kill (target: none over 50)`);
+  });
+
+  test("a process per file keeping every name (openssl into a copy, mv over the original) is alerted", async (t) => {
+    const victim = join(tmp.dir, "victim-per-file");
+    generateTree(victim, { files: 120, seed: 13 });
+    const files = readdirSync(victim, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
+    const before = new Map(files.map((f) => [f, readFileSync(f)]));
+    const script = `for f in $(find '${victim}' -type f); do openssl enc -aes-256-ctr -pbkdf2 -pass pass:x -in "$f" -out "$f.tmp" && mv "$f.tmp" "$f"; sleep 0.02; done`;
+    // The shell waits for a line before it starts, so that the watch traces its whole tree from the first file.
+    const shell = spawn("/bin/sh", ["-c", 'read _; exec /bin/sh -c "$0"', script], {
+      stdio: ["pipe", "ignore", "inherit"],
+    });
+    const exited = new Promise((resolve) => shell.on("exit", resolve));
+    const watch = await startWatch(shell.pid!, ["--respond", "kill"]);
+    shell.stdin!.end("go\n");
+    await exited;
+    const alerts = await stopWatch(watch);
+    const rewritten = files.filter((f) => !before.get(f)!.equals(readFileSync(f))).length;
+    const group = alerts.find((a) => a.status === "new");
+    assert.ok(group, `no alert:\n${watch.stderr}`);
+    assert.match(group.entity, /^children of pid /);
+    assert.ok(group.response?.action === "kill" && group.response.ok, JSON.stringify(group));
+    t.diagnostic(`${rewritten} of ${files.length} documents encrypted before the kill`);
+    assert.ok(rewritten <= 50, `${rewritten} documents encrypted before the kill (target: none over 50)`);
   });
 
   test("ordinary bulk work under watch raises no alert", async () => {
