@@ -107,17 +107,6 @@ export function parseRecord(text: string): BpftraceRecord {
     case "Z":
       return { kind: "exit", ts: fields[0], pid: n(1), tid: n(2), groupDead: fields[3] !== "0" };
     case "E":
-      return {
-        kind: "file",
-        op: n(0),
-        ts: fields[1],
-        pid: n(2),
-        tid: n(3),
-        ppid: n(4),
-        uid: n(5),
-        flags: fields[6],
-        filename: rest,
-      };
     case "R":
       return {
         kind: "file",
@@ -128,7 +117,7 @@ export function parseRecord(text: string): BpftraceRecord {
         ppid: n(4),
         uid: n(5),
         flags: fields[6],
-        result: n(7),
+        ...(letter === "R" ? { result: n(7) } : {}),
         filename: rest,
       };
     default:
