@@ -217,6 +217,12 @@ describe("fleet mode", { skip: missing ?? false }, () => {
         mine(await storedAlerts(nc)).length >= expected.length && (await eventsOutstanding(nc)) === 0,
       "every alert after the faults",
       90_000,
+      async () =>
+        [
+          `alerts ${mine(await storedAlerts(nc)).length} of ${expected.length}, events outstanding ${await eventsOutstanding(nc)}`,
+          ...scorers.map((s, i) => `scorer ${i}: ${s.stderr().slice(-1500)}`),
+          ...agents.map((a, i) => `agent ${hosts[i]}: ${a.stderr().slice(-600)}`),
+        ].join("\n"),
     );
     const got = mine(await storedAlerts(nc));
     assert.deepEqual(got.map((a) => a.id).sort(), expected.map((a) => a.id).sort());

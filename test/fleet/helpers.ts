@@ -143,6 +143,7 @@ export async function waitFor(
   check: () => boolean | Promise<boolean>,
   what: string,
   ms = 30000,
+  explain?: () => string | Promise<string>,
 ): Promise<void> {
   const start = Date.now();
   let last = "";
@@ -153,7 +154,10 @@ export async function waitFor(
       // The server may be restarting: ask again.
       last = ` (last error: ${(error as Error).message})`;
     }
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}${last}`);
+    if (Date.now() - start > ms) {
+      const state = explain ? `\n${await Promise.resolve(explain()).catch((e: Error) => e.message)}` : "";
+      throw new Error(`timed out waiting for ${what}${last}${state}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
