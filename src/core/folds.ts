@@ -79,6 +79,52 @@ export function stratifiedGroupKFold(
   return foldsFromAssignment(foldOf, k);
 }
 
+/**
+ * Folds that hold whole groups and an even share of each class's groups: every group takes its majority label, and
+ * the groups of each label are dealt to the folds in a seeded order (each class continuing where the previous one
+ * ended), so the number of a class's groups differs by at most one between folds. This is the split for metrics that
+ * weigh every group once (per-capture ROC AUC): balancing samples instead, as stratifiedGroupKFold does, fills the
+ * folds with a few large groups first and then sends the many small groups of a class to the same fold, so a model
+ * is never trained on the small groups that resemble the ones it is tested on.
+ */
+export function groupLabelKFold(
+  labels: ArrayLike<number>,
+  groups: ArrayLike<string>,
+  k: number,
+  seed: number,
+): Fold[] {
+  if (!Number.isInteger(k) || k < 2)
+    throw new UsageError(`the number of folds must be an integer >= 2, got ${k}`);
+  if (groups.length !== labels.length) {
+    throw new InputError(`${labels.length} labels but ${groups.length} group names`);
+  }
+  const { groupOf, names } = encodeGroups(groups);
+  if (names.length < k) {
+    throw new UsageError(`only ${names.length} distinct groups, fewer than the ${k} folds asked for`);
+  }
+  const votes = names.map(() => new Map<number, number>());
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i];
+    if (!Number.isFinite(y)) throw new InputError(`label at index ${i} is ${y}, not a finite number`);
+    votes[groupOf[i]].set(y, (votes[groupOf[i]].get(y) ?? 0) + 1);
+  }
+  // Ties go to the larger label, so a group half malicious counts as malicious.
+  const labelOf = votes.map((v) => [...v].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0][0]);
+  const random = seededRandom(seed);
+  const foldOfGroup = new Int32Array(names.length);
+  let dealt = 0;
+  for (const y of [...new Set(labelOf)].sort((a, b) => a - b)) {
+    const members = shuffleInPlace(
+      labelOf.flatMap((l, g) => (l === y ? [g] : [])),
+      random,
+    );
+    for (const g of members) foldOfGroup[g] = dealt++ % k;
+  }
+  const foldOf = new Int32Array(labels.length);
+  for (let i = 0; i < labels.length; i++) foldOf[i] = foldOfGroup[groupOf[i]];
+  return foldsFromAssignment(foldOf, k);
+}
+
 /** One fold per distinct group (in sorted group-name order) holding out that group. */
 export function leaveOneGroupOut(groups: ArrayLike<string>): Fold[] {
   const { groupOf, names } = encodeGroups(groups);

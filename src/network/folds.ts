@@ -1,5 +1,5 @@
 import { UsageError } from "../core/errors.ts";
-import { type Fold, leaveOneGroupOut, stratifiedGroupKFold, stratifiedKFold } from "../core/folds.ts";
+import { type Fold, groupLabelKFold, leaveOneGroupOut, stratifiedKFold } from "../core/folds.ts";
 import type { FlowDataset } from "./dataset.ts";
 import type { NetworkGridConfig } from "./grid-config.ts";
 
@@ -31,7 +31,7 @@ export function makeFolds(
       `grouped ${config.folds}-fold cross-validation needs at least ${config.folds} captures, the inputs have ${captures}; lower --folds or use --cv stratified`,
     );
   }
-  return stratifiedGroupKFold(data.y, data.groups, config.folds, config.seed);
+  return groupLabelKFold(data.y, data.groups, config.folds, config.seed);
 }
 
 /** What a model was trained on, as the model file records it. */

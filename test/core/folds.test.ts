@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { UsageError } from "../../src/core/errors.ts";
-import { type Fold, leaveOneGroupOut, stratifiedGroupKFold, stratifiedKFold } from "../../src/core/folds.ts";
+import {
+  type Fold,
+  groupLabelKFold,
+  leaveOneGroupOut,
+  stratifiedGroupKFold,
+  stratifiedKFold,
+} from "../../src/core/folds.ts";
 import { randomInt, seededRandom } from "../../src/core/random.ts";
 
 /** Each index is in exactly one test set, train is the complement, both ascending. */
@@ -186,6 +192,98 @@ describe("stratifiedGroupKFold", () => {
     );
     assert.throws(() => stratifiedGroupKFold(labels, groups, 1, 0), UsageError);
     assert.throws(() => stratifiedGroupKFold(labels, ["a"], 2, 0), /8 labels but 1 group names/);
+  });
+});
+
+describe("groupLabelKFold", () => {
+  /** The label each group carries most often (ties to the larger), as the splitter reads it. */
+  function groupLabels(labels: number[], groups: string[]): Map<string, number> {
+    const votes = new Map<string, number[]>();
+    labels.forEach((y, i) => {
+      const v = votes.get(groups[i]) ?? [0, 0];
+      v[y]++;
+      votes.set(groups[i], v);
+    });
+    return new Map([...votes].map(([g, v]) => [g, v[1] >= v[0] ? 1 : 0]));
+  }
+
+  test("properties on random groups: partition, no group on both sides, each class's groups even (±1), deterministic", () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const { labels, groups } = randomGroups(seed, 8 + seed);
+      const k = 2 + (seed % 6);
+      const folds = groupLabelKFold(labels, groups, k, seed);
+      assert.equal(folds.length, k);
+      assertPartition(folds, labels.length);
+      const labelOf = groupLabels(labels, groups);
+      for (const c of [0, 1]) {
+        const perFold = folds.map(
+          (f) => new Set(f.test.map((i) => groups[i]).filter((g) => labelOf.get(g) === c)).size,
+        );
+        assert.ok(spread(perFold) <= 1, `seed ${seed}, class ${c}: groups per fold ${perFold}`);
+      }
+      for (const fold of folds) {
+        const testGroups = new Set(fold.test.map((i) => groups[i]));
+        assert.ok(!fold.train.some((i) => testGroups.has(groups[i])), `seed ${seed}: a group leaks`);
+      }
+      assert.deepEqual(groupLabelKFold(labels, groups, k, seed), folds);
+    }
+  });
+
+  test("small groups of a class are spread, where balancing samples sends them to one or two folds", () => {
+    // Group sizes shaped like the shared captures after the 2,000-flow cap: a few floods, many small attacks, and
+    // benign captures from 529 flows down to one.
+    const malicious = [2000, 2000, 2000, 2000, 2000, 1994, 1412, 797, 392, 347, 239, 194];
+    malicious.push(29, 19, 17, 15, 12, 10, 9, 9, 7, 6, 4, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1);
+    const benign = [
+      529, 170, 141, 85, 83, 66, 62, 61, 60, 57, 51, 48, 47, 39, 37, 34, 33, 30, 26, 23, 19, 15, 15,
+    ];
+    benign.push(14, 13, 13, 13, 11, 10, 10, 9, 9, 9, 8, 8, 8, 7, 7, 6, 6, 6, 5, 5, 5, 4, 4);
+    for (const [n, count] of [
+      [3, 10],
+      [2, 14],
+      [1, 41],
+    ])
+      for (let i = 0; i < count; i++) benign.push(n);
+    const labels: number[] = [];
+    const groups: string[] = [];
+    const add = (name: string, size: number, label: number) => {
+      for (let i = 0; i < size; i++) {
+        labels.push(label);
+        groups.push(name);
+      }
+    };
+    malicious.forEach((n, g) => add(n < 50 ? `small${g}` : `large${g}`, n, 1));
+    benign.forEach((n, g) => add(`benign${g}`, n, 0));
+    const smallPerFold = (folds: Fold[]) =>
+      folds.map((f) => new Set(f.test.map((i) => groups[i]).filter((g) => g.startsWith("small"))).size);
+    for (const seed of [1, 7]) {
+      const spreadOut = smallPerFold(groupLabelKFold(labels, groups, 5, seed));
+      assert.ok(
+        Math.max(...spreadOut) <= 7,
+        `groupLabelKFold, seed ${seed}: small attacks per fold ${spreadOut}`,
+      );
+      const bunched = smallPerFold(stratifiedGroupKFold(labels, groups, 5, seed));
+      assert.ok(
+        Math.max(...bunched) >= 12,
+        `stratifiedGroupKFold, seed ${seed}: small attacks per fold ${bunched}`,
+      );
+    }
+  });
+
+  test("different seeds give different folds; usage errors", () => {
+    const { labels, groups } = randomGroups(4, 40);
+    const differing = [2, 3, 4, 5].filter(
+      (seed) =>
+        JSON.stringify(groupLabelKFold(labels, groups, 5, seed)) !==
+        JSON.stringify(groupLabelKFold(labels, groups, 5, 1)),
+    );
+    assert.ok(differing.length >= 3, `only ${differing.length} of 4 other seeds differ`);
+    assert.throws(
+      () => groupLabelKFold([0, 1, 0, 1], ["a", "a", "b", "b"], 3, 0),
+      (e) => e instanceof UsageError && /only 2 distinct groups, fewer than the 3 folds/.test(e.message),
+    );
+    assert.throws(() => groupLabelKFold([0, 1], ["a", "b"], 1, 0), UsageError);
+    assert.throws(() => groupLabelKFold([0, 1], ["a"], 2, 0), /2 labels but 1 group names/);
   });
 });
 
