@@ -45,6 +45,18 @@ const row = (what: string, m: Metrics | null | undefined) =>
   m
     ? `| ${what} | ${auc(m.rocAuc)} | ${auc(m.captureRocAuc)} | ${auc(m.prAuc)} | ${pct(m.recall)} / ${pct(m.precision)} | ${pct(m.captureRecall)} / ${pct(m.captureFpr)} |`
     : `| ${what} | n/a | n/a | n/a | n/a | n/a |`;
+const heldOutRows = [
+  row(
+    xv.heldOut
+      ? "grouped by capture, chosen candidate (its selection score: optimistic)"
+      : "grouped by capture",
+    xv.metrics,
+  ),
+  ...(xv.heldOut
+    ? [row("grouped by capture, each fold scored by the candidate chosen on the others", xv.heldOut)]
+    : []),
+  row("one fold per capture source (each source never seen in training)", xv.bySource),
+];
 const malicious = perCategory
   .filter((c) => c.label === "malicious" && c.rocAuc !== null)
   .sort((a, b) => (b.rocAuc ?? 0) - (a.rocAuc ?? 0));
@@ -80,15 +92,13 @@ table \`network watch\` keeps — the same code, so a capture replayed through \
 
 ## Model
 ${describeCandidate(model.hyperparameters)}; ${fitSummary(model)}; a flow is flagged at P(malicious) ≥ ${model.threshold}.
-Chosen among ${xv.candidates} candidates by ${xv.folds}-fold cross-validation grouped by capture (no capture on both
-sides), ranked by ${xv.selection.join(", then ")}.
+${xv.candidates > 1 ? `Chosen among ${xv.candidates} candidates by` : "Measured by"} ${xv.folds}-fold cross-validation grouped by capture (no capture on both
+sides; each fold holds an even share of the malicious and of the benign captures)${xv.candidates > 1 ? `, ranked by ${xv.selection.join(", then ")}` : ""}.
 
 ## Held-out figures (flows of captures the model did not train on)
 | out-of-fold | pooled ROC AUC | per-capture ROC AUC | PR AUC | recall / precision | capture recall / FPR |
 |---|---|---|---|---|---|
-${row("grouped by capture, chosen candidate (its selection score: optimistic)", xv.metrics)}
-${row("grouped by capture, each fold scored by the candidate chosen on the others", xv.heldOut)}
-${row("one fold per capture source (each source never seen in training)", xv.bySource)}
+${heldOutRows.join("\n")}
 
 Per-capture ROC AUC weights every capture equally; capture recall is the mean share of flagged flows in malicious
 captures, capture FPR the mean share in benign ones. Built in ${seconds.toFixed(0)} s on a shared 2-core machine.

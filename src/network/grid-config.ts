@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { InputError } from "../core/errors.ts";
 import { kitnetParamsSchema } from "../models/kitnet.ts";
+import { SAMPLE_WEIGHTINGS } from "../models/sample-weights.ts";
 import { FLOW_SELECTION_METRICS } from "./metrics.ts";
 
 /** The search space and cross-validation settings of `network train`, read from a JSON config file. */
@@ -42,7 +43,7 @@ const gbdtGrid = z.object({
     maxLeafNodes: z.array(z.number().int().min(2).max(1024)).nonempty(),
     minSamplesLeaf: z.array(z.number().int().positive()).nonempty(),
     l2: z.array(z.number().nonnegative()).nonempty(),
-    weighting: z.array(z.enum(["flows", "captures"])).nonempty(),
+    weighting: z.array(z.enum(SAMPLE_WEIGHTINGS)).nonempty(),
   }),
   ...common,
 });

@@ -6,6 +6,7 @@ import { StandardScaler } from "../core/scaling.ts";
 import { type GbdtModel, gbdtProbability, gbdtSplitCounts, validateGbdt } from "../models/gbdt.ts";
 import { type KitnetModel, kitnetParamsSchema, kitnetRowScorer, validateKitnet } from "../models/kitnet.ts";
 import { validateLogisticModel } from "../models/logistic.ts";
+import { SAMPLE_WEIGHTINGS } from "../models/sample-weights.ts";
 import { probaScaledLogistic, type ScaledLogistic } from "../models/scaled-logistic.ts";
 import { type FeatureSet, type FlowSource, featureNamesOf } from "./dataset.ts";
 import type { FlowTimeouts } from "./flows/table.ts";
@@ -97,7 +98,7 @@ export const gbdtHyperparametersSchema = z.object({
   maxLeafNodes: z.number().int().min(2),
   minSamplesLeaf: z.number().int().positive(),
   l2: z.number().nonnegative(),
-  weighting: z.enum(["flows", "captures"]),
+  weighting: z.enum(SAMPLE_WEIGHTINGS),
 });
 
 /** The boosted-trees model file: the same record as the logistic one, with trees instead of a pipeline. */

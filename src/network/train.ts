@@ -6,7 +6,7 @@ import { DEFAULT_GBDT_PARAMS, type GbdtParams, trainGbdt } from "../models/gbdt.
 import type { GbdtFoldResult, GbdtFoldTask } from "../models/gbdt-cv-worker.ts";
 import type { KitnetParams } from "../models/kitnet.ts";
 import type { LogisticCvResult, LogisticCvTask } from "../models/logistic-cv-worker.ts";
-import { sampleWeights } from "../models/sample-weights.ts";
+import { type SampleWeighting, sampleWeights } from "../models/sample-weights.ts";
 import { type ClassWeightSpec, fitScaledLogistic, resolveClassWeight } from "../models/scaled-logistic.ts";
 import type { FeatureTransform } from "../models/scaled-svm.ts";
 import { trainAnomalyModel } from "./anomaly.ts";
@@ -33,7 +33,7 @@ export interface GbdtCandidate {
   maxLeafNodes: number;
   minSamplesLeaf: number;
   l2: number;
-  weighting: "flows" | "captures";
+  weighting: SampleWeighting;
 }
 
 /** The anomaly model's settings (one candidate: without labels there is nothing to choose by). */
