@@ -252,8 +252,8 @@ describe("groupLabelKFold", () => {
         groups.push(name);
       }
     };
-    malicious.forEach((n, g) => add(n < 50 ? `small${g}` : `large${g}`, n, 1));
-    benign.forEach((n, g) => add(`benign${g}`, n, 0));
+    for (const [g, n] of malicious.entries()) add(n < 50 ? `small${g}` : `large${g}`, n, 1);
+    for (const [g, n] of benign.entries()) add(`benign${g}`, n, 0);
     const smallPerFold = (folds: Fold[]) =>
       folds.map((f) => new Set(f.test.map((i) => groups[i]).filter((g) => g.startsWith("small"))).size);
     for (const seed of [1, 7]) {
