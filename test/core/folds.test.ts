@@ -36,6 +36,23 @@ function spread(values: number[]): number {
   return Math.max(...values) - Math.min(...values);
 }
 
+/** Appends a group of `size` samples, all labelled `label`, to parallel label and group arrays. */
+function groupAdder(labels: number[], groups: string[]): (name: string, size: number, label: number) => void {
+  return (name, size, label) => {
+    for (let i = 0; i < size; i++) {
+      labels.push(label);
+      groups.push(name);
+    }
+  };
+}
+
+/** At least three of seeds 2–5 give folds other than seed 1's. */
+function assertSeedsDiffer(split: (seed: number) => Fold[]): void {
+  const first = JSON.stringify(split(1));
+  const differing = [2, 3, 4, 5].filter((seed) => JSON.stringify(split(seed)) !== first);
+  assert.ok(differing.length >= 3, `only ${differing.length} of 4 other seeds differ`);
+}
+
 function randomLabels(seed: number, n: number, positiveShare: number): number[] {
   const random = seededRandom(seed);
   return Array.from({ length: n }, () => (random() < positiveShare ? 1 : 0));
@@ -142,12 +159,7 @@ describe("stratifiedGroupKFold", () => {
   test("balances positives: equal positive groups spread one per fold", () => {
     const labels: number[] = [];
     const groups: string[] = [];
-    const add = (name: string, size: number, label: number) => {
-      for (let i = 0; i < size; i++) {
-        labels.push(label);
-        groups.push(name);
-      }
-    };
+    const add = groupAdder(labels, groups);
     for (let g = 0; g < 5; g++) add(`attack${g}`, 4, 1);
     for (let g = 0; g < 10; g++) add(`benign${g}`, 6 + g, 0);
     const folds = stratifiedGroupKFold(labels, groups, 5, 7);
@@ -171,12 +183,7 @@ describe("stratifiedGroupKFold", () => {
 
   test("different seeds give different folds", () => {
     const { labels, groups } = randomGroups(4, 40);
-    const differing = [2, 3, 4, 5].filter(
-      (seed) =>
-        JSON.stringify(stratifiedGroupKFold(labels, groups, 5, seed)) !==
-        JSON.stringify(stratifiedGroupKFold(labels, groups, 5, 1)),
-    );
-    assert.ok(differing.length >= 3, `only ${differing.length} of 4 other seeds differ`);
+    assertSeedsDiffer((seed) => stratifiedGroupKFold(labels, groups, 5, seed));
   });
 
   test("usage errors: fewer groups than k, too few members of a class, k < 2", () => {
@@ -246,12 +253,7 @@ describe("groupLabelKFold", () => {
       for (let i = 0; i < count; i++) benign.push(n);
     const labels: number[] = [];
     const groups: string[] = [];
-    const add = (name: string, size: number, label: number) => {
-      for (let i = 0; i < size; i++) {
-        labels.push(label);
-        groups.push(name);
-      }
-    };
+    const add = groupAdder(labels, groups);
     for (const [g, n] of malicious.entries()) add(n < 50 ? `small${g}` : `large${g}`, n, 1);
     for (const [g, n] of benign.entries()) add(`benign${g}`, n, 0);
     const smallPerFold = (folds: Fold[]) =>
@@ -272,12 +274,7 @@ describe("groupLabelKFold", () => {
 
   test("different seeds give different folds; usage errors", () => {
     const { labels, groups } = randomGroups(4, 40);
-    const differing = [2, 3, 4, 5].filter(
-      (seed) =>
-        JSON.stringify(groupLabelKFold(labels, groups, 5, seed)) !==
-        JSON.stringify(groupLabelKFold(labels, groups, 5, 1)),
-    );
-    assert.ok(differing.length >= 3, `only ${differing.length} of 4 other seeds differ`);
+    assertSeedsDiffer((seed) => groupLabelKFold(labels, groups, 5, seed));
     assert.throws(
       () => groupLabelKFold([0, 1, 0, 1], ["a", "a", "b", "b"], 3, 0),
       (e) => e instanceof UsageError && /only 2 distinct groups, fewer than the 3 folds/.test(e.message),
