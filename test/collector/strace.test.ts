@@ -180,6 +180,31 @@ describe("strace converter", () => {
     ]);
   });
 
+  it("a thread seen before its creator's clone returned belongs to the one clone in flight (gone from /proc by then)", () => {
+    const { files } = convert([
+      `100 5.0 execve(${hex("/usr/bin/worker")}, [], 0x1 /* 1 var */) = 0`,
+      "100 5.1 clone3({flags=0x3d0f00, child_tid=0x1} <unfinished ...>",
+      `101 5.2 openat(-100, ${hex("/t")}, 0) = 3`,
+      "100 5.3 <... clone3 resumed> => {parent_tid=[101]}, 88) = 101",
+      "100 5.4 clone(child_stack=NULL, flags=0x1200000|17, child_tidptr=0x2 <unfinished ...>",
+      `200 5.5 openat(-100, ${hex("/c")}, 0) = 3`,
+      "100 5.6 <... clone resumed>) = 200",
+      // Two clones in flight: which one made thread 301 is unknown, so it is a process of its own.
+      "100 6.0 clone3({flags=0x3d0f00, child_tid=0x1} <unfinished ...>",
+      "102 6.1 clone3({flags=0x3d0f00, child_tid=0x1} <unfinished ...>",
+      `301 6.2 openat(-100, ${hex("/u")}, 0) = 3`,
+    ]);
+    assert.deepEqual(
+      files.map((e) => [e.pid, e.tid, e.ppid, e.comm, e.filename]),
+      [
+        [100, 100, 0, "worker", "/usr/bin/worker"],
+        [100, 101, 0, "worker", "/t"],
+        [200, 200, 100, "worker", "/c"],
+        [301, 301, 0, "", "/u"],
+      ],
+    );
+  });
+
   it("emits an exec only when it succeeded, with its entry time, also when strace split the line", () => {
     const { files } = convert([
       `7 1.0 execve(${hex("/bin/nope")}, [], 0x1 /* 1 var */) = -1 ENOENT (No such file or directory)`,

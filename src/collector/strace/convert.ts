@@ -30,6 +30,7 @@ export const STRACE_FILE_CALLS = [
 
 /** Written when their result is known: a failed delete destroys nothing. */
 const DELETES = new Set(["unlink", "unlinkat"]);
+const CLONES = new Set(["clone", "clone3", "fork", "vfork"]);
 const CLONE_THREAD = 0x10000;
 const PR_SET_NAME = 15;
 const CREAT_FLAGS = "577"; // O_CREAT | O_WRONLY | O_TRUNC, what creat() means
@@ -224,28 +225,8 @@ export class StraceConverter {
   private completed(tid: number, ts: string, name: string, argText: string, result: string): void {
     const value = /^-?\d+/.exec(result);
     const returned = value === null ? null : Number(value[0]);
-    if (
-      (name === "clone" || name === "clone3" || name === "fork" || name === "vfork") &&
-      returned !== null &&
-      returned > 0
-    ) {
-      const args = splitArgs(argText);
-      const flagText =
-        name === "clone"
-          ? structArg(args, "flags")
-          : name === "clone3"
-            ? structField(args[0] ?? "", "flags")
-            : "0";
-      const flags = parseRawInteger(flagText ?? "0") ?? 0;
-      const parent = this.task(tid);
-      if (!this.tasks.has(returned)) {
-        this.tasks.set(
-          returned,
-          (flags & CLONE_THREAD) !== 0
-            ? { ...parent }
-            : { pid: returned, ppid: parent.pid, uid: parent.uid, comm: parent.comm },
-        );
-      }
+    if (CLONES.has(name) && returned !== null && returned > 0) {
+      if (!this.tasks.has(returned)) this.tasks.set(returned, this.created(tid, name, argText, returned));
     } else if ((name === "execve" || name === "execveat") && returned === 0) {
       const args = splitArgs(argText);
       const filename = decodeStraceString(args[name === "execve" ? 0 : 1] ?? "") ?? "";
@@ -277,10 +258,41 @@ export class StraceConverter {
   private task(tid: number): Task {
     let task = this.tasks.get(tid);
     if (task === undefined) {
-      task = this.fromProc(tid) ?? { pid: tid, ppid: 0, uid: 0, comm: "" };
+      task = this.fromProc(tid) ?? this.fromCloneInFlight(tid) ?? { pid: tid, ppid: 0, uid: 0, comm: "" };
       this.tasks.set(tid, task);
     }
     return task;
+  }
+
+  /** The task that a clone-family call of thread `parentTid` created as `childTid`: a thread of it, or a process. */
+  private created(parentTid: number, name: string, argText: string, childTid: number): Task {
+    const args = splitArgs(argText);
+    const flagText =
+      name === "clone"
+        ? structArg(args, "flags")
+        : name === "clone3"
+          ? structField(args[0] ?? "", "flags")
+          : "0";
+    const flags = parseRawInteger(flagText ?? "0") ?? 0;
+    const parent = this.task(parentTid);
+    return (flags & CLONE_THREAD) !== 0
+      ? { ...parent }
+      : { pid: childTid, ppid: parent.pid, uid: parent.uid, comm: parent.comm };
+  }
+
+  /**
+   * A thread whose first call strace printed before its creator's clone returned, and that was gone from /proc when
+   * read (a short-lived thread on a loaded machine): the one clone still in flight created it. With several in
+   * flight, which one did is unknown and the thread counts as a process of its own.
+   */
+  private fromCloneInFlight(tid: number): Task | null {
+    let creator: [number, { name: string; args: string }] | null = null;
+    for (const entry of this.unfinished) {
+      if (!CLONES.has(entry[1].name) || entry[0] === tid) continue;
+      if (creator !== null) return null;
+      creator = entry;
+    }
+    return creator === null ? null : this.created(creator[0], creator[1].name, creator[1].args, tid);
   }
 
   private fromProc(tid: number): Task | null {
