@@ -36,6 +36,14 @@ function spread(values: number[]): number {
   return Math.max(...values) - Math.min(...values);
 }
 
+/** No group has members on both the train and the test side of a fold. */
+function assertGroupsWhole(folds: Fold[], groups: string[], where: string): void {
+  for (const fold of folds) {
+    const testGroups = new Set(fold.test.map((i) => groups[i]));
+    assert.ok(!fold.train.some((i) => testGroups.has(groups[i])), `${where}: a group leaks`);
+  }
+}
+
 /** Appends a group of `size` samples, all labelled `label`, to parallel label and group arrays. */
 function groupAdder(labels: number[], groups: string[]): (name: string, size: number, label: number) => void {
   return (name, size, label) => {
@@ -148,10 +156,7 @@ describe("stratifiedGroupKFold", () => {
       const folds = stratifiedGroupKFold(labels, groups, k, seed);
       assert.equal(folds.length, k);
       assertPartition(folds, labels.length);
-      for (const fold of folds) {
-        const testGroups = new Set(fold.test.map((i) => groups[i]));
-        assert.ok(!fold.train.some((i) => testGroups.has(groups[i])), `seed ${seed}: a group leaks`);
-      }
+      assertGroupsWhole(folds, groups, `seed ${seed}`);
       assert.deepEqual(stratifiedGroupKFold(labels, groups, k, seed), folds);
     }
   });
@@ -228,10 +233,7 @@ describe("groupLabelKFold", () => {
         );
         assert.ok(spread(perFold) <= 1, `seed ${seed}, class ${c}: groups per fold ${perFold}`);
       }
-      for (const fold of folds) {
-        const testGroups = new Set(fold.test.map((i) => groups[i]));
-        assert.ok(!fold.train.some((i) => testGroups.has(groups[i])), `seed ${seed}: a group leaks`);
-      }
+      assertGroupsWhole(folds, groups, `seed ${seed}`);
       assert.deepEqual(groupLabelKFold(labels, groups, k, seed), folds);
     }
   });
