@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_KITNET_PARAMS, trainKitnet } from "../src/models/kitnet.ts";
 import { createBackend } from "../src/models/tfjs-backend.ts";
-import { type FlowDataset, loadFlows } from "../src/network/dataset.ts";
+import { type FlowDataset, loadFlows, subsetFlows } from "../src/network/dataset.ts";
 import { PER_FLOW_FEATURES } from "../src/network/flows/features.ts";
 import { KITNET_NETWORK_CONFIG, type KitnetGridConfig, readNetworkGrid } from "../src/network/grid-config.ts";
 import { readManifest } from "../src/network/labels/manifest.ts";
@@ -180,18 +180,10 @@ function summary(
 }
 
 function subset(data: FlowDataset, keep: (i: number) => boolean): FlowDataset {
-  const idx = data.rows.map((_, i) => i).filter(keep);
-  const paths = new Set(idx.map((i) => data.groups[i]));
-  return {
-    ...data,
-    rows: idx.map((i) => data.rows[i]),
-    meta: idx.map((i) => data.meta[i]),
-    groups: idx.map((i) => data.groups[i]),
-    y: Uint8Array.from(idx, (i) => data.y![i]),
-    categories: idx.map((i) => data.categories[i]),
-    sources: idx.map((i) => data.sources[i]),
-    inputs: data.inputs.filter((input) => paths.has(input.path)),
-  };
+  return subsetFlows(
+    data,
+    data.rows.map((_, i) => i).filter(keep),
+  );
 }
 
 /** Plain typed-array SGD (the shipped code) against the same ensemble on tfjs wasm. */

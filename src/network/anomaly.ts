@@ -1,13 +1,14 @@
 import { InputError, UsageError } from "../core/errors.ts";
+import type { Fold } from "../core/folds.ts";
 import { thresholdAtFpr } from "../core/metrics.ts";
 import { clopperPearson } from "../core/tail.ts";
-import { type KitnetParams, kitnetScores, trainKitnet } from "../models/kitnet.ts";
-import type { FlowDataset } from "./dataset.ts";
+import { type KitnetModel, type KitnetParams, kitnetScores, trainKitnet } from "../models/kitnet.ts";
+import { type FlowDataset, subsetFlows } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS } from "./flows/table.ts";
 import { makeFolds, trainingSummary } from "./folds.ts";
 import type { KitnetGridConfig } from "./grid-config.ts";
 import { flowMetrics } from "./metrics.ts";
-import { type KitnetNetworkModel, thresholdScore } from "./model.ts";
+import { anomalyScore, type KitnetCalibration, type KitnetNetworkModel, thresholdScore } from "./model.ts";
 import type { CandidateResult, KitnetCandidate, TrainOptions, TrainResult } from "./train.ts";
 
 /**
@@ -37,6 +38,57 @@ export function trainAnomalyModel(
     );
   }
   if (data.rows.length === 0) throw new InputError("no flows in the inputs");
+  const part = fitCalibratedKitnet(data, y, config, options);
+  const { probability, folds } = part;
+  const metrics = flowMetrics(y, probability, data.groups, 0.5);
+  const model: KitnetNetworkModel = {
+    featureSet: data.featureSet,
+    featureNames: [...data.featureNames],
+    timeouts: { ...DEFAULT_FLOW_TIMEOUTS, ...options.timeouts },
+    kitnet: part.kitnet,
+    hyperparameters: part.hyperparameters,
+    threshold: 0.5,
+    calibration: part.calibration,
+    crossValidation: {
+      strategy: config.cv,
+      folds: folds.length,
+      seed: config.seed,
+      selection: [],
+      candidates: 1,
+      metrics,
+      heldOut: null,
+      bySource: null,
+    },
+    training: trainingSummary(data, y.length - part.calibration.expected.flows, config, options.inputs),
+  };
+  const result: CandidateResult = {
+    candidate: part.hyperparameters,
+    metrics,
+    fitMs: part.fitMs,
+    maxIterations: 0,
+    converged: true,
+    probability,
+  };
+  return { model, results: [result], best: 0, folds, heldOutProbability: probability };
+}
+
+/** A KitNET fitted on the benign flows with its calibrated threshold, as a model file stores it. */
+export interface CalibratedKitnet {
+  kitnet: KitnetModel;
+  hyperparameters: KitnetCandidate;
+  calibration: KitnetCalibration;
+}
+
+/**
+ * Cross-fits KitNET over the config's folds to calibrate its threshold, then fits it on all benign flows (see
+ * trainAnomalyModel). `probability` is every flow's out-of-fold score r / (r + t).
+ */
+export function fitCalibratedKitnet(
+  data: FlowDataset,
+  y: Uint8Array,
+  config: KitnetGridConfig,
+  options: Pick<TrainOptions, "onStage" | "onProgress"> = {},
+): CalibratedKitnet & { probability: Float64Array; folds: Fold[]; fitMs: number } {
   const benign = indexesWhere(y, 0);
   if (benign.length === 0) {
     throw new InputError(
@@ -49,7 +101,7 @@ export function trainAnomalyModel(
       `calibrating the threshold on captures the model did not see needs at least ${config.folds} benign captures (--folds), the inputs have ${benignCaptures}; lower --folds or use --cv stratified (folds of flows: an optimistic threshold, since flows of one capture are alike)`,
     );
   }
-  const candidate: KitnetCandidate = { model: "kitnet", ...config.params, targetFpr: config.targetFpr };
+  const hyperparameters: KitnetCandidate = { model: "kitnet", ...config.params, targetFpr: config.targetFpr };
   const params: KitnetParams = { ...config.params, seed: config.seed };
   const width = data.featureNames.length;
   const folds = makeFolds({ ...data, y }, config);
@@ -81,55 +133,47 @@ export function trainAnomalyModel(
   }
   const probability = Float64Array.from(rmse, (r) => thresholdScore(r, rmseThreshold));
   const fitMs = performance.now() - started;
-  options.onStage?.(`fitting the shipped model on all ${benign.length} benign flows`);
+  options.onStage?.(`fitting the anomaly model on all ${benign.length} benign flows`);
   const kitnet = trainKitnet(matrixOf(data, benign), benign.length, width, params);
   options.onProgress?.(folds.length + 1, folds.length + 1);
 
   const flagged = calibrationScores.filter((r) => r >= rmseThreshold).length;
   const { lower, upper } = clopperPearson(flagged, benign.length);
-  const metrics = flowMetrics(y, probability, data.groups, 0.5);
   const benignMetrics = flowMetrics(
     benign.map(() => 0),
     benign.map((i) => probability[i]),
     benign.map((i) => data.groups[i]),
     0.5,
   );
-  const model: KitnetNetworkModel = {
-    featureSet: data.featureSet,
-    featureNames: [...data.featureNames],
-    timeouts: { ...DEFAULT_FLOW_TIMEOUTS, ...options.timeouts },
-    kitnet,
-    hyperparameters: candidate,
-    threshold: 0.5,
-    calibration: {
-      rmseThreshold,
-      targetFpr: config.targetFpr,
-      expected: { flagged, flows: benign.length, rate: flagged / benign.length, lower, upper },
-      captures: benignCaptures,
-      captureFpr: benignMetrics.captureFpr ?? 0,
-      method: `${folds.length} folds (${config.cv}), each scored by KitNET fitted on the benign flows of the other folds`,
-    },
-    crossValidation: {
-      strategy: config.cv,
-      folds: folds.length,
-      seed: config.seed,
-      selection: [],
-      candidates: 1,
-      metrics,
-      heldOut: null,
-      bySource: null,
-    },
-    training: trainingSummary(data, y.length - benign.length, config, options.inputs),
+  const calibration: KitnetCalibration = {
+    rmseThreshold,
+    targetFpr: config.targetFpr,
+    expected: { flagged, flows: benign.length, rate: flagged / benign.length, lower, upper },
+    captures: benignCaptures,
+    captureFpr: benignMetrics.captureFpr ?? 0,
+    method: `${folds.length} folds (${config.cv}), each scored by KitNET fitted on the benign flows of the other folds`,
   };
-  const result: CandidateResult = {
-    candidate,
-    metrics,
-    fitMs,
-    maxIterations: 0,
-    converged: true,
-    probability,
-  };
-  return { model, results: [result], best: 0, folds, heldOutProbability: probability };
+  return { kitnet, hyperparameters, calibration, probability, folds, fitMs };
+}
+
+/**
+ * Out-of-fold anomaly scores for the outer folds of a supervised search with an anomaly part: each fold is scored by
+ * a KitNET fitted and calibrated (inner folds) on the benign flows of the other folds only, as the shipped part is on
+ * all of them.
+ */
+export function outOfFoldAnomaly(
+  data: FlowDataset,
+  y: Uint8Array,
+  folds: readonly Fold[],
+  config: KitnetGridConfig,
+): Float64Array {
+  const out = new Float64Array(y.length);
+  for (const fold of folds) {
+    const part = fitCalibratedKitnet(subsetFlows(data, fold.train), Uint8Array.from(fold.train, (i) => y[i]), config);
+    const score = anomalyScore(part);
+    for (const i of fold.test) out[i] = score(data.rows[i]);
+  }
+  return out;
 }
 
 function indexesWhere(y: Uint8Array, label: number): number[] {

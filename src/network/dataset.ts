@@ -346,6 +346,22 @@ class CaptureSample {
 }
 
 /** One line for the progress output: what was read and kept. */
+/** The flows at `indexes` (ascending), with the inputs they come from; counts of what loading skipped are kept. */
+export function subsetFlows(data: FlowDataset, indexes: readonly number[]): FlowDataset {
+  const paths = new Set(indexes.map((i) => data.groups[i]));
+  const y = data.y;
+  return {
+    ...data,
+    rows: indexes.map((i) => data.rows[i]),
+    meta: indexes.map((i) => data.meta[i]),
+    groups: indexes.map((i) => data.groups[i]),
+    y: y === null ? null : Uint8Array.from(indexes, (i) => y[i]),
+    categories: indexes.map((i) => data.categories[i]),
+    sources: indexes.map((i) => data.sources[i]),
+    inputs: data.inputs.filter((input) => paths.has(input.path)),
+  };
+}
+
 export function describeInputs(data: FlowDataset): string {
   const captures = data.inputs.length;
   const flows = data.inputs.reduce((a, i) => a + i.flows, 0);

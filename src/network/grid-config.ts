@@ -35,8 +35,19 @@ const logisticGrid = z.object({
   }),
   ...common,
 });
+/** KitNET's settings (its seed is the config's) and the share of held-out benign flows its threshold flags. */
+const anomalySettings = {
+  params: kitnetParamsSchema.omit({ seed: true }),
+  targetFpr: z.number().gt(0).lt(1),
+};
 const gbdtGrid = z.object({
   model: z.literal("gbdt"),
+  /**
+   * Optional anomaly part: a KitNET fitted on the benign training flows, calibrated as the anomaly model is; a flow's
+   * score is then the mean of the trees' probability and the anomaly score (both 0.5 at their own threshold). It
+   * flags traffic unlike any benign flow even when no labelled attack resembled it.
+   */
+  anomaly: z.object(anomalySettings).strict().optional(),
   space: z.object({
     iterations: z.array(z.number().int().positive().max(5000)).nonempty(),
     learningRate: z.array(z.number().positive().max(1)).nonempty(),
@@ -55,9 +66,7 @@ const gbdtGrid = z.object({
 const kitnetGrid = z
   .object({
     model: z.literal("kitnet"),
-    /** KitNET's settings; its seed is the config's. */
-    params: kitnetParamsSchema.omit({ seed: true }),
-    targetFpr: z.number().gt(0).lt(1),
+    ...anomalySettings,
     ...common,
     selection: common.selection.optional(),
   })

@@ -101,18 +101,6 @@ export const gbdtHyperparametersSchema = z.object({
   weighting: z.enum(SAMPLE_WEIGHTINGS),
 });
 
-/** The boosted-trees model file: the same record as the logistic one, with trees instead of a pipeline. */
-export const networkGbdtSchema = z.object({
-  featureSet: z.enum(["all", "flow", "flowmeter"]),
-  featureNames: z.array(z.string()).nonempty(),
-  timeouts: timeoutsSchema,
-  gbdt: z.unknown(),
-  hyperparameters: gbdtHyperparametersSchema,
-  threshold: z.number().gt(0).lt(1),
-  crossValidation: crossValidationSchema,
-  training: trainingSchema,
-});
-
 export const kitnetHyperparametersSchema = kitnetParamsSchema
   .omit({ seed: true })
   .extend({ model: z.literal("kitnet"), targetFpr: z.number().gt(0).lt(1) });
@@ -154,14 +142,40 @@ export const networkKitnetSchema = z.object({
   training: trainingSchema,
 });
 
+/** A KitNET fitted on benign flows with its calibrated threshold, as part of a supervised model. */
+const anomalyPartSchema = z.object({
+  kitnet: z.unknown(),
+  hyperparameters: kitnetHyperparametersSchema,
+  calibration: calibrationSchema,
+});
+
+/** The boosted-trees model file: the same record as the logistic one, with trees instead of a pipeline. */
+export const networkGbdtSchema = z.object({
+  featureSet: z.enum(["all", "flow", "flowmeter"]),
+  featureNames: z.array(z.string()).nonempty(),
+  timeouts: timeoutsSchema,
+  gbdt: z.unknown(),
+  hyperparameters: gbdtHyperparametersSchema,
+  /** The anomaly part, when the config has one: the flow score is the mean of the trees' and this part's scores. */
+  anomaly: anomalyPartSchema.optional(),
+  threshold: z.number().gt(0).lt(1),
+  crossValidation: crossValidationSchema,
+  training: trainingSchema,
+});
+
 export type LogisticNetworkModel = Omit<z.infer<typeof networkModelSchema>, "pipeline"> & {
   pipeline: ScaledLogistic;
   model?: undefined;
 };
-export type GbdtNetworkModel = Omit<z.infer<typeof networkGbdtSchema>, "gbdt"> & { gbdt: GbdtModel };
+export type GbdtNetworkModel = Omit<z.infer<typeof networkGbdtSchema>, "gbdt" | "anomaly"> & {
+  gbdt: GbdtModel;
+  anomaly?: AnomalyPart;
+};
 export type KitnetNetworkModel = Omit<z.infer<typeof networkKitnetSchema>, "kitnet"> & {
   kitnet: KitnetModel;
 };
+export type KitnetCalibration = z.infer<typeof calibrationSchema>;
+export type AnomalyPart = Omit<z.infer<typeof anomalyPartSchema>, "kitnet"> & { kitnet: KitnetModel };
 /** A network model file of any kind; `hyperparameters.model` tells which ("gbdt", "kitnet", or absent for logistic). */
 export type NetworkModel = LogisticNetworkModel | GbdtNetworkModel | KitnetNetworkModel;
 
@@ -219,18 +233,14 @@ export function parseNetworkModel(text: string, path: string): NetworkModel {
     const payload = parseArtifact(text, NETWORK_GBDT_MODEL, path);
     checkFeatureNames(payload.featureSet, payload.featureNames, path);
     const gbdt = validateGbdt(payload.gbdt, { file: path, features: payload.featureNames.length });
-    return { ...payload, gbdt };
+    const { anomaly, ...rest } = payload;
+    if (anomaly === undefined) return { ...rest, gbdt };
+    return { ...rest, gbdt, anomaly: validateAnomalyPart(anomaly, "anomaly.", payload.featureNames.length, path) };
   }
   if (kind === NETWORK_KITNET_MODEL.kind) {
     const payload = parseArtifact(text, NETWORK_KITNET_MODEL, path);
     checkFeatureNames(payload.featureSet, payload.featureNames, path);
-    const kitnet = validateKitnet(payload.kitnet, { file: path, features: payload.featureNames.length });
-    if (payload.calibration.targetFpr !== payload.hyperparameters.targetFpr) {
-      throw new ModelFileError("calibration.targetFpr differs from hyperparameters.targetFpr", {
-        file: path,
-      });
-    }
-    return { ...payload, kitnet };
+    return { ...payload, ...validateAnomalyPart(payload, "", payload.featureNames.length, path) };
   }
   const payload = parseArtifact(text, NETWORK_MODEL, path);
   const fail = (message: string): never => {
@@ -249,6 +259,21 @@ export function parseNetworkModel(text: string, path: string): NetworkModel {
   }
   const logistic = validateLogisticModel(payload.pipeline.logistic, { file: path, features: width });
   return { ...payload, pipeline: { ...payload.pipeline, logistic } };
+}
+
+function validateAnomalyPart(
+  part: z.infer<typeof anomalyPartSchema>,
+  prefix: string,
+  features: number,
+  path: string,
+): AnomalyPart {
+  const kitnet = validateKitnet(part.kitnet, { file: path, features });
+  if (part.calibration.targetFpr !== part.hyperparameters.targetFpr) {
+    throw new ModelFileError(`${prefix}calibration.targetFpr differs from ${prefix}hyperparameters.targetFpr`, {
+      file: path,
+    });
+  }
+  return { ...part, kitnet };
 }
 
 function checkFeatureNames(set: FeatureSet, names: readonly string[], path: string): readonly string[] {
@@ -307,11 +332,24 @@ export function thresholdScore(r: number, t: number): number {
   return r >= t ? Math.max(s, 0.5) : Math.min(s, BELOW_HALF);
 }
 
-/** The anomaly model's flow score (see thresholdScore). */
-export function anomalyScore(model: KitnetNetworkModel): (row: Float64Array) => number {
+/** A fitted KitNET's flow score (see thresholdScore): the anomaly model's, or a supervised model's anomaly part. */
+export function anomalyScore(model: {
+  kitnet: KitnetModel;
+  calibration: KitnetCalibration;
+}): (row: Float64Array) => number {
   const rmse = kitnetRowScorer(model.kitnet);
   const t = model.calibration.rmseThreshold;
   return (row) => thresholdScore(rmse(row), t);
+}
+
+/**
+ * The flow score of boosted trees with an anomaly part: the mean of the trees' probability and the anomaly score,
+ * each 0.5 at its own threshold. A flow is flagged when the two together pass 0.5: either part alone must be far past
+ * its threshold, so a new kind of benign traffic (anomalous, but unlike any labelled attack) or an attack that looks
+ * ordinary flow by flow (but not to the trees) needs the other part's support.
+ */
+export function blendScores(probability: number, anomaly: number): number {
+  return (probability + anomaly) / 2;
 }
 
 export function modelScorer(model: NetworkModel, source: string): FlowScorer {
@@ -335,6 +373,7 @@ export function modelScorer(model: NetworkModel, source: string): FlowScorer {
   }
   if (isGbdt(model)) {
     const width = model.featureNames.length;
+    const anomaly = model.anomaly === undefined ? null : anomalyScore(model.anomaly);
     return {
       ...common,
       rankedWeights: rankWeights(model.featureNames, gbdtSplitCounts(model.gbdt)),
@@ -344,7 +383,9 @@ export function modelScorer(model: NetworkModel, source: string): FlowScorer {
         rows.forEach((r, i) => {
           X.set(r.subarray(0, width), i * width);
         });
-        return gbdtProbability(model.gbdt, X, rows.length);
+        const p = gbdtProbability(model.gbdt, X, rows.length);
+        if (anomaly === null) return p;
+        return p.map((v, i) => blendScores(v, anomaly(rows[i])));
       },
     };
   }
@@ -356,16 +397,19 @@ export function modelScorer(model: NetworkModel, source: string): FlowScorer {
   };
 }
 
+function kitnetSummary({ kitnet: k, calibration: c }: { kitnet: KitnetModel; calibration: KitnetCalibration }) {
+  return `${k.clusters.length} autoencoders of ≤ ${Math.max(...k.clusters.map((x) => x.length))} features + an output autoencoder; threshold ${c.rmseThreshold.toPrecision(4)} (RMSE) flags ${(100 * c.expected.rate).toFixed(2)} % of ${c.expected.flows} held-out benign flows (95 % interval ${(100 * c.expected.lower).toFixed(2)}–${(100 * c.expected.upper).toFixed(2)} %)`;
+}
+
 /** How the final fit went, in one line. */
 export function fitSummary(model: NetworkModel): string {
-  if (isKitnet(model)) {
-    const k = model.kitnet;
-    const c = model.calibration;
-    return `${k.clusters.length} autoencoders of ≤ ${Math.max(...k.clusters.map((x) => x.length))} features + an output autoencoder; threshold ${c.rmseThreshold.toPrecision(4)} (RMSE) flags ${(100 * c.expected.rate).toFixed(2)} % of ${c.expected.flows} held-out benign flows (95 % interval ${(100 * c.expected.lower).toFixed(2)}–${(100 * c.expected.upper).toFixed(2)} %)`;
-  }
+  if (isKitnet(model)) return kitnetSummary(model);
   if (isGbdt(model)) {
     const nodes = model.gbdt.trees.reduce((a, t) => a + t.feature.length, 0);
-    return `${model.gbdt.trees.length} trees, ${nodes} nodes`;
+    const trees = `${model.gbdt.trees.length} trees, ${nodes} nodes`;
+    return model.anomaly === undefined
+      ? trees
+      : `${trees}; anomaly part (scores averaged with the trees'): ${kitnetSummary(model.anomaly)}`;
   }
   const lr = model.pipeline.logistic;
   return `solver ${lr.iterations} iterations, gradient norm ${lr.gradientNorm.toExponential(2)}, ${lr.converged ? "converged" : "NOT converged"}`;

@@ -6,7 +6,7 @@ import { gbdtSplitCounts } from "../models/gbdt.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { type CategoryRow, captureBreakdown, type NetworkEvaluation } from "./evaluate.ts";
 import type { FlowMetrics } from "./metrics.ts";
-import { fitSummary, isGbdt, isKitnet, type NetworkModel } from "./model.ts";
+import { fitSummary, isGbdt, isKitnet, type KitnetCalibration, type NetworkModel } from "./model.ts";
 import { type CandidateResult, describeCandidate } from "./train.ts";
 
 /**
@@ -259,11 +259,16 @@ export async function writeTrainingReport(
     [
       ["hyperparameters", describeCandidate(model.hyperparameters)],
       isKitnet(model)
-        ? [
-            "threshold",
-            `KitNET score ${model.calibration.rmseThreshold.toPrecision(4)} (flow score 0.5): flags ${(100 * model.calibration.expected.rate).toFixed(2)} % of ${model.calibration.expected.flows} held-out benign flows (95 % interval ${(100 * model.calibration.expected.lower).toFixed(2)}–${(100 * model.calibration.expected.upper).toFixed(2)} %), ${(100 * model.calibration.captureFpr).toFixed(2)} % averaged over ${model.calibration.captures} benign captures; target ${100 * model.calibration.targetFpr} %`,
-          ]
+        ? ["threshold", calibrationText(model.calibration)]
         : ["threshold (probability)", model.threshold],
+      ...(isGbdt(model) && model.anomaly !== undefined
+        ? [
+            [
+              "anomaly part",
+              `${describeCandidate(model.anomaly.hyperparameters)}; ${calibrationText(model.anomaly.calibration)}. A flow's score is the mean of the trees' probability and this part's score.`,
+            ],
+          ]
+        : []),
       ["features", `${model.featureNames.length} (${model.featureSet})`],
       ["fit", fitSummary(model)],
       ["flow timeouts", `idle ${model.timeouts.idleTimeout} s, active ${model.timeouts.activeTimeout} s`],
@@ -272,4 +277,8 @@ export async function writeTrainingReport(
   const path = join(dir, "report.html");
   await report.write(path);
   return path;
+}
+
+function calibrationText(c: KitnetCalibration): string {
+  return `KitNET score ${c.rmseThreshold.toPrecision(4)} (flow score 0.5): flags ${(100 * c.expected.rate).toFixed(2)} % of ${c.expected.flows} held-out benign flows (95 % interval ${(100 * c.expected.lower).toFixed(2)}–${(100 * c.expected.upper).toFixed(2)} %), ${(100 * c.captureFpr).toFixed(2)} % averaged over ${c.captures} benign captures; target ${100 * c.targetFpr} %`;
 }

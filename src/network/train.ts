@@ -9,13 +9,13 @@ import type { LogisticCvResult, LogisticCvTask } from "../models/logistic-cv-wor
 import { type SampleWeighting, sampleWeights } from "../models/sample-weights.ts";
 import { type ClassWeightSpec, fitScaledLogistic, resolveClassWeight } from "../models/scaled-logistic.ts";
 import type { FeatureTransform } from "../models/scaled-svm.ts";
-import { trainAnomalyModel } from "./anomaly.ts";
+import { fitCalibratedKitnet, outOfFoldAnomaly, trainAnomalyModel } from "./anomaly.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from "./flows/table.ts";
 import { makeFolds, sourcesOf, trainingSummary } from "./folds.ts";
-import type { NetworkGridConfig } from "./grid-config.ts";
+import type { GbdtGridConfig, KitnetGridConfig, NetworkGridConfig } from "./grid-config.ts";
 import { type FlowMetrics, flowMetrics, selectionRecord } from "./metrics.ts";
-import type { NetworkModel } from "./model.ts";
+import { blendScores, type NetworkModel } from "./model.ts";
 
 export interface LogisticCandidate {
   model?: "logistic";
@@ -151,6 +151,19 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
   let bySource: Float64Array | null = null;
   const keys = [...new Set([...config.selection, "captureRocAuc", "rocAuc"])];
   if (config.model === "gbdt") {
+    const anomalyConfig = anomalyPartConfig(config);
+    // Fitted before the trees, so that the out-of-fold anomaly scores blend into every candidate's: the part does
+    // not depend on the candidate.
+    const anomalyScores = (set: Fold[], what: string): Float64Array | null => {
+      if (anomalyConfig === null) return null;
+      options.onStage?.(
+        `anomaly part (KitNET on the benign flows), ${what}: ${set.length} folds, each calibrated on ${anomalyConfig.folds} inner folds`,
+      );
+      return outOfFoldAnomaly(data, y, set, anomalyConfig);
+    };
+    const blended = (p: Float64Array, anomaly: Float64Array | null) =>
+      anomaly === null ? p : p.map((v, i) => blendScores(v, anomaly[i]));
+    const anomalyOutOfFold = anomalyScores(folds, config.cv);
     const evaluated = await crossValidateGbdt(
       candidates as GbdtCandidate[],
       [folds, ...(sourceFolds ? [sourceFolds] : [])],
@@ -159,21 +172,24 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
       options,
       (foldSet, c) => foldSet === 0 || c === -1,
     );
-    results = evaluated.byFoldSet[0].map((probability, i) => ({
-      candidate: candidates[i],
-      metrics: flowMetrics(y, probability, data.groups, threshold),
-      fitMs: evaluated.fitMs[i],
-      maxIterations: 0,
-      converged: true,
-      probability,
-    }));
+    results = evaluated.byFoldSet[0].map((trees, i) => {
+      const probability = blended(trees, anomalyOutOfFold);
+      return {
+        candidate: candidates[i],
+        metrics: flowMetrics(y, probability, data.groups, threshold),
+        fitMs: evaluated.fitMs[i],
+        maxIterations: 0,
+        converged: true,
+        probability,
+      };
+    });
     best = selectBest(
       results.map((r) => selectionRecord(r.metrics)),
       keys,
     );
     if (sourceFolds) {
       options.onStage?.(`chosen candidate, one fold per source (${sourceFolds.length} sources)`);
-      bySource = (
+      const trees = (
         await crossValidateGbdt(
           [candidates[best] as GbdtCandidate],
           [sourceFolds],
@@ -183,6 +199,7 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
           () => true,
         )
       ).byFoldSet[0][0];
+      bySource = blended(trees, anomalyScores(sourceFolds, "one fold per source"));
     }
   } else {
     results = await crossValidateLogistic(
@@ -244,6 +261,12 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
       gbdtParams(chosen),
     );
     model = { ...common, gbdt, hyperparameters: chosen };
+    const anomalyConfig = config.model === "gbdt" ? anomalyPartConfig(config) : null;
+    if (anomalyConfig !== null) {
+      options.onStage?.("fitting the anomaly part on all benign flows");
+      const { kitnet, hyperparameters, calibration } = fitCalibratedKitnet(data, y, anomalyConfig);
+      model.anomaly = { kitnet, hyperparameters, calibration };
+    }
   } else if (chosen.model === "kitnet") {
     throw new Error("unreachable: the anomaly model is trained by trainAnomalyModel");
   } else {
@@ -261,6 +284,23 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
     model = { ...common, pipeline, hyperparameters: chosen };
   }
   return { model, results, best, folds, heldOutProbability };
+}
+
+/**
+ * The anomaly part's own config (null without one): KitNET's settings, calibrated over the search's folds grouped by capture (by
+ * capture, not by source, also when the search's folds are by source: a fold of the outer search holds too few
+ * sources to calibrate on).
+ */
+function anomalyPartConfig(config: GbdtGridConfig): KitnetGridConfig | null {
+  if (config.anomaly === undefined) return null;
+  return {
+    model: "kitnet",
+    ...config.anomaly,
+    folds: config.folds,
+    cv: config.cv === "source" ? "grouped" : config.cv,
+    seed: config.seed,
+    maxFlowsPerCapture: config.maxFlowsPerCapture,
+  };
 }
 
 export function gbdtParams(c: GbdtCandidate): GbdtParams {

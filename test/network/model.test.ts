@@ -18,7 +18,11 @@ import {
   readNetworkGrid,
 } from "../../src/network/grid-config.ts";
 import { labelInputs, parseManifest } from "../../src/network/labels/manifest.ts";
+import { outOfFoldAnomaly } from "../../src/network/anomaly.ts";
+import { networkFlowModel } from "../../src/network/live/scorer.ts";
 import {
+  anomalyScore,
+  blendScores,
   isGbdt,
   isKitnet,
   loadNetworkModel,
@@ -98,6 +102,10 @@ describe("grid configs", () => {
     const def = await readNetworkGrid(DEFAULT_NETWORK_GRID);
     assert.equal(def.cv, "grouped");
     assert.ok(gridCandidates(def).length <= 24);
+    // The default's anomaly part is the anomaly mode's KitNET, as its description says.
+    const kitnet = await readNetworkGrid(KITNET_NETWORK_CONFIG);
+    assert.ok(def.model === "gbdt" && kitnet.model === "kitnet");
+    assert.deepEqual(def.anomaly, { params: kitnet.params, targetFpr: kitnet.targetFpr });
   });
 
   test("an invalid grid names the field", async () => {
@@ -254,6 +262,51 @@ describe("model files", () => {
     );
   });
 
+  test("boosted trees with an anomaly part: every score is the mean of the trees' and the anomaly part's", async () => {
+    const data = syntheticData("all");
+    const y = data.y!;
+    const config = { ...gbdtQuick, anomaly: { params: kitnetQuick.params, targetFpr: 0.02 } };
+    const { model, results, best, folds } = await trainNetworkModel(data, {
+      config,
+      workers: 2,
+      inputs: ["synthetic"],
+    });
+    assert.ok(isGbdt(model) && model.anomaly !== undefined);
+    assert.equal(model.anomaly.calibration.expected.flows, 240);
+    // Cross-validation blends the trees' out-of-fold scores with a part fitted and calibrated without the fold.
+    const trees = await trainNetworkModel(data, { config: gbdtQuick, workers: 2, inputs: ["synthetic"] });
+    const anomaly = outOfFoldAnomaly(data, y, folds, { ...kitnetQuick, targetFpr: 0.02 });
+    const expected = trees.results[best].probability.map((p, i) => blendScores(p, anomaly[i]));
+    assert.deepEqual(results[best].probability, expected);
+    assert.ok(model.crossValidation.bySource);
+    // The shipped scores: the same blend, batch and live.
+    const treesOnly = modelScorer({ ...model, anomaly: undefined }, "trees").probability(data.rows);
+    const part = anomalyScore(model.anomaly);
+    const batch = modelScorer(model, "blend").probability(data.rows);
+    const live = networkFlowModel(model);
+    data.rows.forEach((row, i) => {
+      assert.equal(batch[i], blendScores(treesOnly[i], part(row)));
+      assert.equal(live.score(row), batch[i]);
+    });
+    // Only benign flows fit the anomaly part.
+    const altered = { ...data, rows: data.rows.map((r, i) => (y[i] === 1 ? r.map((v) => v * 7) : r)) };
+    const again = await trainNetworkModel(altered, { config, workers: 2, inputs: ["synthetic"] });
+    assert.ok(isGbdt(again.model));
+    assert.deepEqual(again.model.anomaly?.kitnet, model.anomaly.kitnet);
+
+    const path = join(tmp.dir, "blend.json");
+    await assertRoundTrip(model, path, data.rows);
+    const envelope = JSON.parse(readFileSync(path, "utf8"));
+    envelope.payload.anomaly.calibration.targetFpr = 0.03;
+    envelope.checksum = checksumOf(envelope.payload);
+    assert.throws(
+      () => parseNetworkModel(JSON.stringify(envelope), path),
+      (e) =>
+        e instanceof ModelFileError &&
+        /anomaly\.calibration\.targetFpr differs from anomaly\.hyperparameters\.targetFpr/.test(e.message),
+    );
+  });
+
   test("anomaly model: fitted on benign flows only, threshold calibrated on held-out benign captures", async () => {
     // Benign flows are independent noise (nothing for an autoencoder to learn beyond the ranges); malicious ones
     // are 100 times larger in ten features, as a flood's rates are.
@@ -341,6 +394,17 @@ describe("model files", () => {
         })
       ).model,
       (await trainNetworkModel(data, { config: kitnetQuick, inputs: ["s"] })).model,
+      (
+        await trainNetworkModel(data, {
+          config: {
+            ...gbdtQuick,
+            space: { ...gbdtQuick.space, weighting: ["flows" as const] },
+            anomaly: { params: kitnetQuick.params, targetFpr: 0.02 },
+          },
+          workers: 2,
+          inputs: ["s"],
+        })
+      ).model,
     ];
     const texts = [];
     for (const [i, m] of models.entries()) {
@@ -350,7 +414,7 @@ describe("model files", () => {
     const random = seededRandom(21);
     const junk = [null, "x", -1, 0, 1e308, [], {}, true, 2.5, [Number.NaN], "gbdt", [0, 1]];
     let rejected = 0;
-    const trials = 450;
+    const trials = 600;
     for (let trial = 0; trial < trials; trial++) {
       const envelope = JSON.parse(texts[trial % texts.length]);
       let text: string;

@@ -1,6 +1,6 @@
 import type { ModelRef, Priority, Scorer } from "../../core/stream/detector.ts";
 import type { GbdtModel } from "../../models/gbdt.ts";
-import { anomalyScore, isGbdt, isKitnet, modelScorer, type NetworkModel } from "../model.ts";
+import { anomalyScore, blendScores, isGbdt, isKitnet, modelScorer, type NetworkModel } from "../model.ts";
 
 /**
  * A network model as a per-flow scoring function and as the streaming engine's scorer. Every feature set is a prefix
@@ -57,8 +57,14 @@ export function networkFlowModel(model: NetworkModel): FlowModel {
     };
   }
   let score: (row: Float64Array) => number;
-  if (isGbdt(model)) score = gbdtRowScore(model.gbdt);
-  else {
+  if (isGbdt(model)) {
+    const trees = gbdtRowScore(model.gbdt);
+    if (model.anomaly === undefined) score = trees;
+    else {
+      const anomaly = anomalyScore(model.anomaly);
+      score = (row) => blendScores(trees(row), anomaly(row));
+    }
+  } else {
     const batch = modelScorer(model, "");
     score = (row) => batch.probability([row.subarray(0, width)])[0];
   }
