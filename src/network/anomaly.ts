@@ -159,21 +159,34 @@ export function fitCalibratedKitnet(
 /**
  * Out-of-fold anomaly scores for the outer folds of a supervised search with an anomaly part: each fold is scored by
  * a KitNET fitted and calibrated (inner folds) on the benign flows of the other folds only, as the shipped part is on
- * all of them.
+ * all of them. A fold whose other folds hold too few benign captures to calibrate on (one source held out, the rest
+ * all attacks) is scored 0.5, the threshold: neutral, so the blend flags there exactly what the trees flag. `neutral`
+ * counts those folds.
  */
 export function outOfFoldAnomaly(
   data: FlowDataset,
   y: Uint8Array,
   folds: readonly Fold[],
   config: KitnetGridConfig,
-): Float64Array {
-  const out = new Float64Array(y.length);
+): { scores: Float64Array; neutral: number } {
+  const scores = new Float64Array(y.length);
+  let neutral = 0;
   for (const fold of folds) {
+    const benign = fold.train.filter((i) => y[i] === 0);
+    const enough =
+      config.cv === "grouped"
+        ? new Set(benign.map((i) => data.groups[i])).size >= config.folds
+        : benign.length >= 2 * config.folds;
+    if (!enough) {
+      for (const i of fold.test) scores[i] = 0.5;
+      neutral++;
+      continue;
+    }
     const part = fitCalibratedKitnet(subsetFlows(data, fold.train), Uint8Array.from(fold.train, (i) => y[i]), config);
     const score = anomalyScore(part);
-    for (const i of fold.test) out[i] = score(data.rows[i]);
+    for (const i of fold.test) scores[i] = score(data.rows[i]);
   }
-  return out;
+  return { scores, neutral };
 }
 
 function indexesWhere(y: Uint8Array, label: number): number[] {

@@ -159,7 +159,13 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
       options.onStage?.(
         `anomaly part (KitNET on the benign flows), ${what}: ${set.length} folds, each calibrated on ${anomalyConfig.folds} inner folds`,
       );
-      return outOfFoldAnomaly(data, y, set, anomalyConfig);
+      const { scores, neutral } = outOfFoldAnomaly(data, y, set, anomalyConfig);
+      if (neutral > 0) {
+        options.onStage?.(
+          `anomaly part: ${neutral} of ${set.length} folds (${what}) had too few benign captures outside them to calibrate on: the anomaly part scores them 0.5, so the trees alone decide there`,
+        );
+      }
+      return scores;
     };
     const blended = (p: Float64Array, anomaly: Float64Array | null) =>
       anomaly === null ? p : p.map((v, i) => blendScores(v, anomaly[i]));

@@ -275,7 +275,17 @@ describe("model files", () => {
     assert.equal(model.anomaly.calibration.expected.flows, 240);
     // Cross-validation blends the trees' out-of-fold scores with a part fitted and calibrated without the fold.
     const trees = await trainNetworkModel(data, { config: gbdtQuick, workers: 2, inputs: ["synthetic"] });
-    const anomaly = outOfFoldAnomaly(data, y, folds, { ...kitnetQuick, targetFpr: 0.02 });
+    const { scores: anomaly, neutral } = outOfFoldAnomaly(data, y, folds, { ...kitnetQuick, targetFpr: 0.02 });
+    assert.equal(neutral, 0);
+    // A fold whose training side holds no benign capture is scored 0.5 by the part: the trees alone decide.
+    const malicious = [...y.keys()].filter((i) => y[i] === 1);
+    const benign = [...y.keys()].filter((i) => y[i] === 0);
+    const lopsided = outOfFoldAnomaly(data, y, [{ train: malicious, test: benign }], {
+      ...kitnetQuick,
+      targetFpr: 0.02,
+    });
+    assert.equal(lopsided.neutral, 1);
+    assert.ok(benign.every((i) => lopsided.scores[i] === 0.5));
     const expected = trees.results[best].probability.map((p, i) => blendScores(p, anomaly[i]));
     assert.deepEqual(results[best].probability, expected);
     assert.ok(model.crossValidation.bySource);
