@@ -91,7 +91,13 @@ table \`network watch\` keeps — the same code, so a capture replayed through \
 \`classify\` (tested in test/network/live/watch.test.ts).
 
 ## Model
-${describeCandidate(model.hyperparameters)}; ${fitSummary(model)}; a flow is flagged at P(malicious) ≥ ${model.threshold}.
+${describeCandidate(model.hyperparameters)}; ${fitSummary(model)}; a flow is flagged at ${"anomaly" in model && model.anomaly ? "a score" : "P(malicious)"} ≥ ${model.threshold}.
+${
+  "anomaly" in model && model.anomaly
+    ? `The anomaly part is a KitNET fitted on the ${model.anomaly.calibration.expected.flows.toLocaleString("en-US")} benign training flows only, its threshold t set so that ${100 * model.anomaly.calibration.targetFpr} % of held-out benign flows reach it; a flow's score is the mean of the trees' probability and the anomaly score r / (r + t). The trees know the attacks they were shown; the anomaly part flags traffic unlike the benign flows, which is what helps on sources never seen (docs/network.md).
+`
+    : ""
+}
 ${xv.candidates > 1 ? `Chosen among ${xv.candidates} candidates by` : "Measured by"} ${xv.folds}-fold cross-validation grouped by capture (no capture on both
 sides; each fold holds an even share of the malicious and of the benign captures)${xv.candidates > 1 ? `, ranked by ${xv.selection.join(", then ")}` : ""}.
 
@@ -119,8 +125,8 @@ counts as malicious, and nothing in a flow or its context marks it.
   above the threshold (0.81 by its 22nd connection, measured with the earlier \`flows\` model): to this model it looks like brute force. Health checks, crawlers
   and connection-per-request clients can do that; raise the threshold or retrain with such traffic where they do.
 - Incidents on sources never seen in training (\`npm run bench:network-watch-by-source\`, docs/network.md): with
-  the default \`--min-flagged 3\`, 17 of 34 malicious captures and 19 of 111 benign captures raise an incident (14 and
-  10 with \`"weighting": ["flows"]\` alone: fewer false alarms, fewer attacks found).
+  the default \`--min-flagged 3\`, 15 of 34 malicious captures and 7 of 111 benign captures raise an incident (the
+  trees alone, without the anomaly part: 17 and 19).
 
 ## Known limits
 - Trained on complete flows; \`watch\` also scores flows while they are active (after 32 packets or 2 s) and at a TCP

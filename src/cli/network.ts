@@ -223,11 +223,12 @@ export function registerNetwork(program: Command): void {
               "the chosen candidate with one fold per capture source (null without a source column, and for the anomaly model: see npm run bench:network-anomaly)",
           },
         },
-        calibration: "calibration" in model
-          ? model.calibration
-          : "gbdt" in model
-            ? (model.anomaly?.calibration ?? null)
-            : null,
+        calibration:
+          "calibration" in model
+            ? model.calibration
+            : "gbdt" in model
+              ? (model.anomaly?.calibration ?? null)
+              : null,
         training: model.training,
         perCategory: breakdown.perCategory,
         perCapture: breakdown.perCapture,

@@ -182,7 +182,11 @@ export function outOfFoldAnomaly(
       neutral++;
       continue;
     }
-    const part = fitCalibratedKitnet(subsetFlows(data, fold.train), Uint8Array.from(fold.train, (i) => y[i]), config);
+    const part = fitCalibratedKitnet(
+      subsetFlows(data, fold.train),
+      Uint8Array.from(fold.train, (i) => y[i]),
+      config,
+    );
     const score = anomalyScore(part);
     for (const i of fold.test) scores[i] = score(data.rows[i]);
   }

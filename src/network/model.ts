@@ -235,7 +235,11 @@ export function parseNetworkModel(text: string, path: string): NetworkModel {
     const gbdt = validateGbdt(payload.gbdt, { file: path, features: payload.featureNames.length });
     const { anomaly, ...rest } = payload;
     if (anomaly === undefined) return { ...rest, gbdt };
-    return { ...rest, gbdt, anomaly: validateAnomalyPart(anomaly, "anomaly.", payload.featureNames.length, path) };
+    return {
+      ...rest,
+      gbdt,
+      anomaly: validateAnomalyPart(anomaly, "anomaly.", payload.featureNames.length, path),
+    };
   }
   if (kind === NETWORK_KITNET_MODEL.kind) {
     const payload = parseArtifact(text, NETWORK_KITNET_MODEL, path);
@@ -269,9 +273,12 @@ function validateAnomalyPart(
 ): AnomalyPart {
   const kitnet = validateKitnet(part.kitnet, { file: path, features });
   if (part.calibration.targetFpr !== part.hyperparameters.targetFpr) {
-    throw new ModelFileError(`${prefix}calibration.targetFpr differs from ${prefix}hyperparameters.targetFpr`, {
-      file: path,
-    });
+    throw new ModelFileError(
+      `${prefix}calibration.targetFpr differs from ${prefix}hyperparameters.targetFpr`,
+      {
+        file: path,
+      },
+    );
   }
   return { ...part, kitnet };
 }
@@ -397,7 +404,13 @@ export function modelScorer(model: NetworkModel, source: string): FlowScorer {
   };
 }
 
-function kitnetSummary({ kitnet: k, calibration: c }: { kitnet: KitnetModel; calibration: KitnetCalibration }) {
+function kitnetSummary({
+  kitnet: k,
+  calibration: c,
+}: {
+  kitnet: KitnetModel;
+  calibration: KitnetCalibration;
+}) {
   return `${k.clusters.length} autoencoders of ≤ ${Math.max(...k.clusters.map((x) => x.length))} features + an output autoencoder; threshold ${c.rmseThreshold.toPrecision(4)} (RMSE) flags ${(100 * c.expected.rate).toFixed(2)} % of ${c.expected.flows} held-out benign flows (95 % interval ${(100 * c.expected.lower).toFixed(2)}–${(100 * c.expected.upper).toFixed(2)} %)`;
 }
 

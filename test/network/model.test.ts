@@ -5,6 +5,7 @@ import { after, describe, test } from "node:test";
 import { checksumOf } from "../../src/core/artifact.ts";
 import { ModelFileError, UsageError } from "../../src/core/errors.ts";
 import { randomInt, randomNormal, seededRandom } from "../../src/core/random.ts";
+import { outOfFoldAnomaly } from "../../src/network/anomaly.ts";
 import { type FlowDataset, featureNamesOf } from "../../src/network/dataset.ts";
 import {
   exportFlowMeterParams,
@@ -18,7 +19,6 @@ import {
   readNetworkGrid,
 } from "../../src/network/grid-config.ts";
 import { labelInputs, parseManifest } from "../../src/network/labels/manifest.ts";
-import { outOfFoldAnomaly } from "../../src/network/anomaly.ts";
 import { networkFlowModel } from "../../src/network/live/scorer.ts";
 import {
   anomalyScore,
@@ -275,7 +275,10 @@ describe("model files", () => {
     assert.equal(model.anomaly.calibration.expected.flows, 240);
     // Cross-validation blends the trees' out-of-fold scores with a part fitted and calibrated without the fold.
     const trees = await trainNetworkModel(data, { config: gbdtQuick, workers: 2, inputs: ["synthetic"] });
-    const { scores: anomaly, neutral } = outOfFoldAnomaly(data, y, folds, { ...kitnetQuick, targetFpr: 0.02 });
+    const { scores: anomaly, neutral } = outOfFoldAnomaly(data, y, folds, {
+      ...kitnetQuick,
+      targetFpr: 0.02,
+    });
     assert.equal(neutral, 0);
     // A fold whose training side holds no benign capture is scored 0.5 by the part: the trees alone decide.
     const malicious = [...y.keys()].filter((i) => y[i] === 1);
