@@ -301,6 +301,11 @@ describe("model files", () => {
       assert.equal(batch[i], blendScores(treesOnly[i], part(row)));
       assert.equal(live.score(row), batch[i]);
     });
+    // Priorities on the blended scale, which tops out below 1 unless both parts are sure.
+    assert.deepEqual(
+      [0.5, 0.74, 0.75, 0.89, 0.9, 0.95].map((s) => live.priority(s)),
+      ["warning", "warning", "error", "error", "critical", "critical"],
+    );
     // Only benign flows fit the anomaly part.
     const altered = { ...data, rows: data.rows.map((r, i) => (y[i] === 1 ? r.map((v) => v * 7) : r)) };
     const again = await trainNetworkModel(altered, { config, workers: 2, inputs: ["synthetic"] });

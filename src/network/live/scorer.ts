@@ -42,7 +42,8 @@ function gbdtRowScore(model: GbdtModel): (row: Float64Array) => number {
 /**
  * Any network model as a flow model. Probability-scored (supervised) models: flagged at P ≥ threshold, priority by how
  * sure the model is. The anomaly model's score r / (r + t) is 0.5 at its calibrated threshold t, 2/3 at 2t and 0.9 at
- * 9t, so the same scale carries "how far past the threshold".
+ * 9t, so the same scale carries "how far past the threshold". Boosted trees with an anomaly part score the mean of the
+ * two (blendScores), with priorities on that scale.
  */
 export function networkFlowModel(model: NetworkModel): FlowModel {
   const width = model.featureNames.length;
@@ -56,19 +57,26 @@ export function networkFlowModel(model: NetworkModel): FlowModel {
       priority: (s) => (s >= 0.9 ? "critical" : s >= 2 / 3 ? "error" : "warning"),
     };
   }
-  let score: (row: Float64Array) => number;
-  if (isGbdt(model)) {
+  const threshold = model.threshold;
+  if (isGbdt(model) && model.anomaly !== undefined) {
     const trees = gbdtRowScore(model.gbdt);
-    if (model.anomaly === undefined) score = trees;
-    else {
-      const anomaly = anomalyScore(model.anomaly);
-      score = (row) => blendScores(trees(row), anomaly(row));
-    }
-  } else {
+    const anomaly = anomalyScore(model.anomaly);
+    return {
+      score: (row) => blendScores(trees(row), anomaly(row)),
+      threshold,
+      hysteresis: Math.min(0.25, threshold / 2),
+      width,
+      // On the blended scale: 0.75 is sure trees with the anomaly part at its threshold (or both well past theirs);
+      // 0.9 needs the anomaly part far out too (r ≥ 4t with sure trees): a scan or flood scores 0.93.
+      priority: (s) => (s >= 0.9 ? "critical" : s >= Math.max(threshold, 0.75) ? "error" : "warning"),
+    };
+  }
+  let score: (row: Float64Array) => number;
+  if (isGbdt(model)) score = gbdtRowScore(model.gbdt);
+  else {
     const batch = modelScorer(model, "");
     score = (row) => batch.probability([row.subarray(0, width)])[0];
   }
-  const threshold = model.threshold;
   return {
     score,
     threshold,
