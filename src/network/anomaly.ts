@@ -172,12 +172,7 @@ export function outOfFoldAnomaly(
   const scores = new Float64Array(y.length);
   let neutral = 0;
   for (const fold of folds) {
-    const benign = fold.train.filter((i) => y[i] === 0);
-    const enough =
-      config.cv === "grouped"
-        ? new Set(benign.map((i) => data.groups[i])).size >= config.folds
-        : benign.length >= 2 * config.folds;
-    if (!enough) {
+    if (!canCalibrate(data, y, fold.train, config)) {
       for (const i of fold.test) scores[i] = 0.5;
       neutral++;
       continue;
@@ -191,6 +186,19 @@ export function outOfFoldAnomaly(
     for (const i of fold.test) scores[i] = score(data.rows[i]);
   }
   return { scores, neutral };
+}
+
+/** Whether the flows at `rows` hold enough benign ones to fit KitNET and calibrate its threshold on inner folds. */
+export function canCalibrate(
+  data: FlowDataset,
+  y: Uint8Array,
+  rows: readonly number[],
+  config: KitnetGridConfig,
+): boolean {
+  const benign = rows.filter((i) => y[i] === 0);
+  return config.cv === "grouped"
+    ? new Set(benign.map((i) => data.groups[i])).size >= config.folds
+    : benign.length >= 2 * config.folds;
 }
 
 function indexesWhere(y: Uint8Array, label: number): number[] {

@@ -108,6 +108,7 @@ export async function trainCommand(
     timeouts: options.timeouts,
     inputs,
     onStage: (m) => progress.info(m),
+    onWarning: (m) => progress.warn(m),
     onProgress:
       config.model === "kitnet"
         ? countProgress(progress, "calibration folds and final fit", "fits")

@@ -9,7 +9,7 @@ import type { LogisticCvResult, LogisticCvTask } from "../models/logistic-cv-wor
 import { type SampleWeighting, sampleWeights } from "../models/sample-weights.ts";
 import { type ClassWeightSpec, fitScaledLogistic, resolveClassWeight } from "../models/scaled-logistic.ts";
 import type { FeatureTransform } from "../models/scaled-svm.ts";
-import { fitCalibratedKitnet, outOfFoldAnomaly, trainAnomalyModel } from "./anomaly.ts";
+import { canCalibrate, fitCalibratedKitnet, outOfFoldAnomaly, trainAnomalyModel } from "./anomaly.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from "./flows/table.ts";
 import { makeFolds, sourcesOf, trainingSummary } from "./folds.ts";
@@ -88,6 +88,8 @@ export interface TrainOptions {
   inputs: string[];
   onProgress?: (done: number, total: number) => void;
   onStage?: (message: string) => void;
+  /** Something the user asked for that training could not do, and what it did instead. */
+  onWarning?: (message: string) => void;
 }
 
 export interface TrainResult {
@@ -149,9 +151,17 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
   let results: CandidateResult[];
   let best: number;
   let bySource: Float64Array | null = null;
+  // The anomaly part of boosted trees, when the config has one and the inputs can calibrate it.
+  let anomalyConfig: KitnetGridConfig | null = null;
   const keys = [...new Set([...config.selection, "captureRocAuc", "rocAuc"])];
   if (config.model === "gbdt") {
-    const anomalyConfig = anomalyPartConfig(config);
+    anomalyConfig = anomalyPartConfig(config);
+    if (anomalyConfig !== null && !canCalibrate(data, y, [...y.keys()], anomalyConfig)) {
+      options.onWarning?.(
+        `the config's anomaly part is left out: calibrating its threshold on ${anomalyConfig.folds} folds needs ${anomalyConfig.cv === "grouped" ? `at least ${anomalyConfig.folds} benign captures, the inputs have ${new Set(data.groups.filter((_, i) => y[i] === 0)).size}` : `at least ${2 * anomalyConfig.folds} benign flows`}; the model is the boosted trees alone (give more benign captures, or lower --folds)`,
+      );
+      anomalyConfig = null;
+    }
     // Fitted before the trees, so that the out-of-fold anomaly scores blend into every candidate's: the part does
     // not depend on the candidate.
     const anomalyScores = (set: Fold[], what: string): Float64Array | null => {
@@ -267,7 +277,6 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
       gbdtParams(chosen),
     );
     model = { ...common, gbdt, hyperparameters: chosen };
-    const anomalyConfig = config.model === "gbdt" ? anomalyPartConfig(config) : null;
     if (anomalyConfig !== null) {
       options.onStage?.("fitting the anomaly part on all benign flows");
       const { kitnet, hyperparameters, calibration } = fitCalibratedKitnet(data, y, anomalyConfig);

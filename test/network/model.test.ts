@@ -312,6 +312,18 @@ describe("model files", () => {
     assert.ok(isGbdt(again.model));
     assert.deepEqual(again.model.anomaly?.kitnet, model.anomaly.kitnet);
 
+    // Too few benign captures to calibrate the part on captures it did not see: the trees alone, said so.
+    const warnings: string[] = [];
+    const alone = await trainNetworkModel(data, {
+      config: { ...config, folds: 7 },
+      workers: 2,
+      inputs: ["synthetic"],
+      onWarning: (m) => warnings.push(m),
+    });
+    assert.ok(isGbdt(alone.model) && alone.model.anomaly === undefined);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /anomaly part is left out: .*at least 7 benign captures, the inputs have 6/);
+
     const path = join(tmp.dir, "blend.json");
     await assertRoundTrip(model, path, data.rows);
     const envelope = JSON.parse(readFileSync(path, "utf8"));
