@@ -35,7 +35,8 @@ function labelOptions(cmd: Command): Command {
   return cmd
     .option(
       "--manifest <file>",
-      "tab-separated labels per file: columns file, label (benign|malicious|ambiguous), optional category; paths relative to the manifest",
+      "tab-separated labels per file: columns file, label (benign|malicious|ambiguous), optional category and source; paths relative to the manifest; repeat to combine manifests",
+      (file: string, previous: string[] | undefined) => [...(previous ?? []), file],
     )
     .option("--label <label>", "one label for every input: benign or malicious");
 }

@@ -20,7 +20,7 @@ import {
   REFERENCE_NETWORK_GRID,
   readNetworkGrid,
 } from "./grid-config.ts";
-import { type LabelSource, parseLabelOption, readManifest } from "./labels/manifest.ts";
+import { type LabelSource, mergeManifests, parseLabelOption, readManifest } from "./labels/manifest.ts";
 import { type FlowScorer, loadNetworkModel, modelScorer, saveNetworkModel } from "./model.ts";
 import { type TrainResult, trainNetworkModel } from "./train.ts";
 
@@ -36,13 +36,17 @@ export { describeCandidate } from "./train.ts";
  */
 
 export interface LabelOptions {
-  manifest?: string;
+  /** One manifest or several (combined; a file listed twice is an error). */
+  manifest?: string | readonly string[];
   label?: string;
 }
 
 export async function labelSource(options: LabelOptions): Promise<LabelSource> {
-  if (options.manifest && options.label) throw new UsageError("give --manifest or --label, not both");
-  if (options.manifest) return { manifest: await readManifest(options.manifest) };
+  const manifests = options.manifest === undefined ? [] : [options.manifest].flat();
+  if (manifests.length > 0 && options.label) throw new UsageError("give --manifest or --label, not both");
+  if (manifests.length > 0) {
+    return { manifest: mergeManifests(await Promise.all(manifests.map((file) => readManifest(file)))) };
+  }
   if (options.label) return { label: parseLabelOption(options.label) };
   throw new UsageError(
     "labels are required: --manifest manifest.tsv (columns file, label) or --label benign|malicious",

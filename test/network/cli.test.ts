@@ -215,6 +215,29 @@ describe("threatlens network (CLI, generated captures)", () => {
     );
   });
 
+  test("--manifest twice combines manifests (say the shared captures' and your own); a file in both is an error", () => {
+    const own = join(tmp.dir, "own");
+    mkdirSync(own, { recursive: true });
+    writeFileSync(join(own, "mine.pcap"), benignCapture(77));
+    const ownManifest = join(own, "manifest.tsv");
+    writeFileSync(ownManifest, "file\tlabel\tcategory\nmine.pcap\tbenign\toffice\n");
+    const args = ["network", "evaluate", "--model", model, data, own, "--json", "-q"];
+    const r = cli([...args, "--manifest", manifest, "--manifest", ownManifest]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const categories = out.perCategory.map((c: { category: string }) => c.category).sort();
+    assert.deepEqual(categories, ["office", "portscan", "web"]);
+    // Without the second manifest, the user's capture is unlabelled: an error that names it.
+    const one = cli([...args, "--manifest", manifest]);
+    assert.equal(one.code, 1);
+    assert.match(one.stderr, /mine\.pcap is not in the manifest.*--manifest once per manifest/);
+    const twice = join(data, "again.tsv");
+    writeFileSync(twice, "file\tlabel\nbenign/b0.pcap\tbenign\n");
+    const dup = cli([...args, "--manifest", manifest, "--manifest", twice]);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /b0\.pcap is listed by two manifests: .*manifest\.tsv line 2/);
+  });
+
   test("errors: unlisted input, non-exportable model, bad label, no model", () => {
     const stray = join(tmp.dir, "stray.pcap");
     writeFileSync(stray, benignCapture(5));

@@ -88,6 +88,30 @@ export function parseManifest(text: string, file: string): Manifest {
   return { file, entries };
 }
 
+/**
+ * Several manifests as one (`--manifest` given more than once: say the shared captures' and one for your own); a file
+ * listed by two of them is an error naming both.
+ */
+export function mergeManifests(manifests: readonly Manifest[]): Manifest {
+  if (manifests.length === 1) return manifests[0];
+  const entries = new Map<string, ManifestEntry>();
+  const origin = new Map<string, Manifest>();
+  for (const manifest of manifests) {
+    for (const [path, entry] of manifest.entries) {
+      const first = origin.get(path);
+      if (first) {
+        throw new InputError(
+          `${path} is listed by two manifests: ${first.file} line ${first.entries.get(path)!.line} and this one`,
+          { file: manifest.file, line: entry.line },
+        );
+      }
+      entries.set(path, entry);
+      origin.set(path, manifest);
+    }
+  }
+  return { file: manifests.map((m) => m.file).join(" + "), entries };
+}
+
 export interface LabelledInput {
   path: string;
   label: CaptureLabel;
@@ -123,7 +147,7 @@ export function labelInputs(files: readonly string[], source: LabelSource): Labe
     const entry = source.manifest.entries.get(resolve(path));
     if (!entry) {
       throw new InputError(
-        `${path} is not in the manifest (its "file" paths are relative to the manifest's directory)`,
+        `${path} is not in the manifest (its "file" paths are relative to the manifest's directory; give --manifest once per manifest to combine several)`,
         { file: source.manifest.file },
       );
     }
