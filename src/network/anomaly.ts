@@ -6,9 +6,15 @@ import { type KitnetModel, type KitnetParams, kitnetScores, trainKitnet } from "
 import { type FlowDataset, subsetFlows } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS } from "./flows/table.ts";
 import { makeFolds, trainingSummary } from "./folds.ts";
-import type { KitnetGridConfig } from "./grid-config.ts";
+import type { GbdtGridConfig, KitnetGridConfig } from "./grid-config.ts";
 import { flowMetrics } from "./metrics.ts";
-import { anomalyScore, type KitnetCalibration, type KitnetNetworkModel, thresholdScore } from "./model.ts";
+import {
+  type AnomalyPart,
+  anomalyScore,
+  type KitnetCalibration,
+  type KitnetNetworkModel,
+  thresholdScore,
+} from "./model.ts";
 import type { CandidateResult, KitnetCandidate, TrainOptions, TrainResult } from "./train.ts";
 
 /**
@@ -73,7 +79,7 @@ export function trainAnomalyModel(
 }
 
 /** A KitNET fitted on the benign flows with its calibrated threshold, as a model file stores it. */
-export interface CalibratedKitnet {
+interface CalibratedKitnet {
   kitnet: KitnetModel;
   hyperparameters: KitnetCandidate;
   calibration: KitnetCalibration;
@@ -83,7 +89,7 @@ export interface CalibratedKitnet {
  * Cross-fits KitNET over the config's folds to calibrate its threshold, then fits it on all benign flows (see
  * trainAnomalyModel). `probability` is every flow's out-of-fold score r / (r + t).
  */
-export function fitCalibratedKitnet(
+function fitCalibratedKitnet(
   data: FlowDataset,
   y: Uint8Array,
   config: KitnetGridConfig,
@@ -188,8 +194,66 @@ export function outOfFoldAnomaly(
   return { scores, neutral };
 }
 
+/** Boosted trees' anomaly part during a search: out-of-fold scores for any fold set, then the fit on all flows. */
+export interface AnomalyPartPlan {
+  outOfFold(folds: readonly Fold[], what: string): Float64Array;
+  fit(): AnomalyPart;
+}
+
+/**
+ * The anomaly part of a boosted-trees config, or null when it has none or the inputs cannot calibrate it (then a
+ * warning says so and the trees are trained alone). Its KitNET is calibrated over the search's folds grouped by
+ * capture — by capture, not by source, also when the search's folds are by source: a fold of the outer search holds
+ * too few sources to calibrate on.
+ */
+export function planAnomalyPart(
+  gbdt: GbdtGridConfig,
+  data: FlowDataset,
+  y: Uint8Array,
+  options: Pick<TrainOptions, "onStage" | "onWarning">,
+): AnomalyPartPlan | null {
+  if (gbdt.anomaly === undefined) return null;
+  const config: KitnetGridConfig = {
+    model: "kitnet",
+    ...gbdt.anomaly,
+    folds: gbdt.folds,
+    cv: gbdt.cv === "source" ? "grouped" : gbdt.cv,
+    seed: gbdt.seed,
+    maxFlowsPerCapture: gbdt.maxFlowsPerCapture,
+  };
+  if (!canCalibrate(data, y, [...y.keys()], config)) {
+    const needs =
+      config.cv === "grouped"
+        ? `at least ${config.folds} benign captures, the inputs have ${new Set(data.groups.filter((_, i) => y[i] === 0)).size}`
+        : `at least ${2 * config.folds} benign flows`;
+    options.onWarning?.(
+      `the config's anomaly part is left out: calibrating its threshold on ${config.folds} folds needs ${needs}; the model is the boosted trees alone (give more benign captures, or lower --folds)`,
+    );
+    return null;
+  }
+  return {
+    outOfFold(folds, what) {
+      options.onStage?.(
+        `anomaly part (KitNET on the benign flows), ${what}: ${folds.length} folds, each calibrated on ${config.folds} inner folds`,
+      );
+      const { scores, neutral } = outOfFoldAnomaly(data, y, folds, config);
+      if (neutral > 0) {
+        options.onStage?.(
+          `anomaly part: ${neutral} of ${folds.length} folds (${what}) had too few benign captures outside them to calibrate on: the anomaly part scores them 0.5, so the trees alone decide there`,
+        );
+      }
+      return scores;
+    },
+    fit() {
+      options.onStage?.("fitting the anomaly part on all benign flows");
+      const { kitnet, hyperparameters, calibration } = fitCalibratedKitnet(data, y, config);
+      return { kitnet, hyperparameters, calibration };
+    },
+  };
+}
+
 /** Whether the flows at `rows` hold enough benign ones to fit KitNET and calibrate its threshold on inner folds. */
-export function canCalibrate(
+function canCalibrate(
   data: FlowDataset,
   y: Uint8Array,
   rows: readonly number[],

@@ -9,11 +9,11 @@ import type { LogisticCvResult, LogisticCvTask } from "../models/logistic-cv-wor
 import { type SampleWeighting, sampleWeights } from "../models/sample-weights.ts";
 import { type ClassWeightSpec, fitScaledLogistic, resolveClassWeight } from "../models/scaled-logistic.ts";
 import type { FeatureTransform } from "../models/scaled-svm.ts";
-import { canCalibrate, fitCalibratedKitnet, outOfFoldAnomaly, trainAnomalyModel } from "./anomaly.ts";
+import { planAnomalyPart, trainAnomalyModel } from "./anomaly.ts";
 import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from "./flows/table.ts";
 import { makeFolds, sourcesOf, trainingSummary } from "./folds.ts";
-import type { GbdtGridConfig, KitnetGridConfig, NetworkGridConfig } from "./grid-config.ts";
+import type { NetworkGridConfig } from "./grid-config.ts";
 import { type FlowMetrics, flowMetrics, selectionRecord } from "./metrics.ts";
 import { blendScores, type NetworkModel } from "./model.ts";
 
@@ -151,35 +151,11 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
   let results: CandidateResult[];
   let best: number;
   let bySource: Float64Array | null = null;
-  // The anomaly part of boosted trees, when the config has one and the inputs can calibrate it.
-  let anomalyConfig: KitnetGridConfig | null = null;
+  // Boosted trees' anomaly part, when the config has one and the inputs can calibrate it: its out-of-fold scores
+  // blend into every candidate's (the part does not depend on the candidate).
+  const anomaly = config.model === "gbdt" ? planAnomalyPart(config, data, y, options) : null;
   const keys = [...new Set([...config.selection, "captureRocAuc", "rocAuc"])];
   if (config.model === "gbdt") {
-    anomalyConfig = anomalyPartConfig(config);
-    if (anomalyConfig !== null && !canCalibrate(data, y, [...y.keys()], anomalyConfig)) {
-      options.onWarning?.(
-        `the config's anomaly part is left out: calibrating its threshold on ${anomalyConfig.folds} folds needs ${anomalyConfig.cv === "grouped" ? `at least ${anomalyConfig.folds} benign captures, the inputs have ${new Set(data.groups.filter((_, i) => y[i] === 0)).size}` : `at least ${2 * anomalyConfig.folds} benign flows`}; the model is the boosted trees alone (give more benign captures, or lower --folds)`,
-      );
-      anomalyConfig = null;
-    }
-    // Fitted before the trees, so that the out-of-fold anomaly scores blend into every candidate's: the part does
-    // not depend on the candidate.
-    const anomalyScores = (set: Fold[], what: string): Float64Array | null => {
-      if (anomalyConfig === null) return null;
-      options.onStage?.(
-        `anomaly part (KitNET on the benign flows), ${what}: ${set.length} folds, each calibrated on ${anomalyConfig.folds} inner folds`,
-      );
-      const { scores, neutral } = outOfFoldAnomaly(data, y, set, anomalyConfig);
-      if (neutral > 0) {
-        options.onStage?.(
-          `anomaly part: ${neutral} of ${set.length} folds (${what}) had too few benign captures outside them to calibrate on: the anomaly part scores them 0.5, so the trees alone decide there`,
-        );
-      }
-      return scores;
-    };
-    const blended = (p: Float64Array, anomaly: Float64Array | null) =>
-      anomaly === null ? p : p.map((v, i) => blendScores(v, anomaly[i]));
-    const anomalyOutOfFold = anomalyScores(folds, config.cv);
     const evaluated = await crossValidateGbdt(
       candidates as GbdtCandidate[],
       [folds, ...(sourceFolds ? [sourceFolds] : [])],
@@ -188,8 +164,9 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
       options,
       (foldSet, c) => foldSet === 0 || c === -1,
     );
+    const part = anomaly?.outOfFold(folds, config.cv) ?? null;
     results = evaluated.byFoldSet[0].map((trees, i) => {
-      const probability = blended(trees, anomalyOutOfFold);
+      const probability = blendWith(trees, part);
       return {
         candidate: candidates[i],
         metrics: flowMetrics(y, probability, data.groups, threshold),
@@ -215,7 +192,7 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
           () => true,
         )
       ).byFoldSet[0][0];
-      bySource = blended(trees, anomalyScores(sourceFolds, "one fold per source"));
+      bySource = blendWith(trees, anomaly?.outOfFold(sourceFolds, "one fold per source") ?? null);
     }
   } else {
     results = await crossValidateLogistic(
@@ -277,11 +254,7 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
       gbdtParams(chosen),
     );
     model = { ...common, gbdt, hyperparameters: chosen };
-    if (anomalyConfig !== null) {
-      options.onStage?.("fitting the anomaly part on all benign flows");
-      const { kitnet, hyperparameters, calibration } = fitCalibratedKitnet(data, y, anomalyConfig);
-      model.anomaly = { kitnet, hyperparameters, calibration };
-    }
+    if (anomaly !== null) model.anomaly = anomaly.fit();
   } else if (chosen.model === "kitnet") {
     throw new Error("unreachable: the anomaly model is trained by trainAnomalyModel");
   } else {
@@ -301,21 +274,9 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
   return { model, results, best, folds, heldOutProbability };
 }
 
-/**
- * The anomaly part's own config (null without one): KitNET's settings, calibrated over the search's folds grouped by capture (by
- * capture, not by source, also when the search's folds are by source: a fold of the outer search holds too few
- * sources to calibrate on).
- */
-function anomalyPartConfig(config: GbdtGridConfig): KitnetGridConfig | null {
-  if (config.anomaly === undefined) return null;
-  return {
-    model: "kitnet",
-    ...config.anomaly,
-    folds: config.folds,
-    cv: config.cv === "source" ? "grouped" : config.cv,
-    seed: config.seed,
-    maxFlowsPerCapture: config.maxFlowsPerCapture,
-  };
+/** Scores blended with the anomaly part's, when there is one (see blendScores). */
+function blendWith(trees: Float64Array, part: Float64Array | null): Float64Array {
+  return part === null ? trees : trees.map((p, i) => blendScores(p, part[i]));
 }
 
 export function gbdtParams(c: GbdtCandidate): GbdtParams {
