@@ -56,6 +56,7 @@ const heldOutRows = [
     ? [row("grouped by capture, each fold scored by the candidate chosen on the others", xv.heldOut)]
     : []),
   row("one fold per capture source (each source never seen in training)", xv.bySource),
+  ...(xv.perSource ?? []).map((s) => row(`— held out: ${s.source} (${s.captures} captures)`, s.metrics)),
 ];
 const malicious = perCategory
   .filter((c) => c.label === "malicious" && c.rocAuc !== null)

@@ -222,6 +222,8 @@ export function registerNetwork(program: Command): void {
             heldOut: "each fold scored by the candidate chosen on the other folds (null with one candidate)",
             bySource:
               "the chosen candidate with one fold per capture source (null without a source column, and for the anomaly model: see npm run bench:network-anomaly)",
+            perSource:
+              "bySource source by source: each source's flows, scored by the fold model that never saw it",
           },
         },
         calibration:
@@ -253,6 +255,8 @@ export function registerNetwork(program: Command): void {
     if (xv.heldOut)
       console.log(line("held out (each fold scored by the candidate chosen on the others)", xv.heldOut));
     if (xv.bySource) console.log(line("by source (one fold per capture source)", xv.bySource));
+    for (const s of xv.perSource ?? [])
+      console.log(line(`  held out: ${s.source} (${s.captures} captures)`, s.metrics));
     const cv = xv.metrics;
     console.log(
       `confusion: tp ${cv.confusion.tp}, fp ${cv.confusion.fp}, tn ${cv.confusion.tn}, fn ${cv.confusion.fn}`,

@@ -47,6 +47,43 @@ export const FLOW_SELECTION_METRICS = [
 ] as const;
 export type FlowSelectionMetric = (typeof FLOW_SELECTION_METRICS)[number];
 
+/** One capture source's flows, scored by a model that never saw that source (the by-source folds). */
+export interface SourceMetrics {
+  source: string;
+  captures: number;
+  metrics: FlowMetrics;
+}
+
+/** The by-source out-of-fold scores, source by source (sorted by name). */
+export function metricsPerSource(
+  y: ArrayLike<number>,
+  probability: ArrayLike<number>,
+  groups: readonly string[],
+  sources: readonly string[],
+  threshold: number,
+): SourceMetrics[] {
+  const rows = new Map<string, number[]>();
+  sources.forEach((source, i) => {
+    const list = rows.get(source);
+    if (list) list.push(i);
+    else rows.set(source, [i]);
+  });
+  return [...rows.keys()].sort().map((source) => {
+    const idx = rows.get(source)!;
+    const g = idx.map((i) => groups[i]);
+    return {
+      source,
+      captures: new Set(g).size,
+      metrics: flowMetrics(
+        idx.map((i) => y[i]),
+        idx.map((i) => probability[i]),
+        g,
+        threshold,
+      ),
+    };
+  });
+}
+
 export function captureWeights(groups: readonly string[]): Float64Array {
   const size = new Map<string, number>();
   for (const g of groups) size.set(g, (size.get(g) ?? 0) + 1);

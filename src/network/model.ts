@@ -57,6 +57,11 @@ const crossValidationSchema = z.object({
   metrics: metricsSchema,
   heldOut: metricsSchema.nullable().optional(),
   bySource: metricsSchema.nullable().optional(),
+  /** `bySource` source by source: each source's flows, scored by the fold model that never saw that source. */
+  perSource: z
+    .array(z.object({ source: z.string(), captures: z.number().int(), metrics: metricsSchema }))
+    .nullable()
+    .optional(),
 });
 const trainingSchema = z.object({
   flows: z.number().int(),

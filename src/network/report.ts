@@ -211,6 +211,29 @@ export async function writeTrainingReport(
     report.chart(charts["cv-roc"]);
     report.chart(charts["cv-precision-recall"]);
   }
+  const xv = model.crossValidation;
+  if (xv.bySource) {
+    report.section(
+      "Held out by source",
+      "The chosen candidate cross-validated with one fold per capture source (the manifest's source column): each source is scored by a model trained on the others only, the closest these inputs come to traffic from a network the model never saw.",
+    );
+    const row = (what: string, captures: number, m: FlowMetrics) => [
+      what,
+      captures,
+      m.rocAuc ?? Number.NaN,
+      m.captureRocAuc ?? Number.NaN,
+      m.captureRecall ?? Number.NaN,
+      m.captureFpr ?? Number.NaN,
+    ];
+    report.table(
+      ["held out", "captures", "ROC AUC", "ROC AUC per capture", "capture recall", "capture FPR"],
+      [
+        row("every source (pooled)", model.training.captures, xv.bySource),
+        ...(xv.perSource ?? []).map((s) => row(s.source, s.captures, s.metrics)),
+      ],
+      { percentColumns: ["capture recall", "capture FPR"] },
+    );
+  }
   const { perCategory } = captureBreakdown(data, y, chosen.probability, model.threshold);
   report.section(
     "Cross-validated, per category",

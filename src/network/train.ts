@@ -14,7 +14,7 @@ import type { FlowDataset } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from "./flows/table.ts";
 import { makeFolds, sourcesOf, trainingSummary } from "./folds.ts";
 import type { NetworkGridConfig } from "./grid-config.ts";
-import { type FlowMetrics, flowMetrics, selectionRecord } from "./metrics.ts";
+import { type FlowMetrics, flowMetrics, metricsPerSource, selectionRecord } from "./metrics.ts";
 import { blendScores, type NetworkModel } from "./model.ts";
 
 export interface LogisticCandidate {
@@ -235,6 +235,7 @@ export async function trainNetworkModel(data: FlowDataset, options: TrainOptions
     metrics: results[best].metrics,
     heldOut: candidates.length > 1 ? flowMetrics(y, heldOutProbability, data.groups, threshold) : null,
     bySource: bySource ? flowMetrics(y, bySource, data.groups, threshold) : null,
+    perSource: bySource && sources ? metricsPerSource(y, bySource, data.groups, sources, threshold) : null,
   };
   const common = {
     featureSet: data.featureSet,

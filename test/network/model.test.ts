@@ -254,7 +254,22 @@ describe("model files", () => {
     assert.ok(model.crossValidation.metrics.captureRocAuc! > 0.9);
     // Two candidates: the score that chose one is reported with an estimate the choice did not see.
     assert.ok(model.crossValidation.heldOut);
-    assert.ok(model.crossValidation.bySource);
+    const { bySource, perSource } = model.crossValidation;
+    assert.ok(bySource && perSource);
+    // Source by source: the same by-source scores, split.
+    assert.deepEqual(
+      perSource.map((s) => [s.source, s.captures]),
+      [
+        ["sourceA", 6],
+        ["sourceB", 6],
+      ],
+    );
+    for (const key of ["tp", "fp", "tn", "fn"] as const) {
+      assert.equal(
+        perSource.reduce((a, s) => a + s.metrics.confusion[key], 0),
+        bySource.confusion[key],
+      );
+    }
     await assertRoundTrip(model, join(tmp.dir, "gbdt.json"), data.rows);
     await assert.rejects(
       exportFlowMeterParams(model, join(tmp.dir, "nope-gbdt")),
