@@ -317,6 +317,17 @@ export function macroAverage(values: ArrayLike<number>): number {
  * group cannot dominate. Unlike `binaryMetrics`, an undefined ratio is NaN here, so that it drops out of the mean
  * instead of counting as 0.
  */
+/** The indexes of each group's members, in order, by group name (groups in order of first appearance). */
+export function indexesByGroup(groups: ArrayLike<string>): Map<string, number[]> {
+  const members = new Map<string, number[]>();
+  for (let i = 0; i < groups.length; i++) {
+    const list = members.get(groups[i]);
+    if (list) list.push(i);
+    else members.set(groups[i], [i]);
+  }
+  return members;
+}
+
 export function perGroupMetrics(
   yTrue: ArrayLike<number>,
   scores: ArrayLike<number>,
@@ -325,12 +336,7 @@ export function perGroupMetrics(
 ): PerGroupMetrics {
   checkSameLength(yTrue, scores, "scores");
   checkSameLength(yTrue, groups, "groups");
-  const members = new Map<string, number[]>();
-  for (let i = 0; i < groups.length; i++) {
-    const list = members.get(groups[i]);
-    if (list) list.push(i);
-    else members.set(groups[i], [i]);
-  }
+  const members = indexesByGroup(groups);
   const names = [...members.keys()].sort();
   const result: GroupMetrics[] = names.map((group) => {
     const indices = members.get(group)!;

@@ -2,7 +2,7 @@ import { InputError, UsageError } from "../core/errors.ts";
 import type { Fold } from "../core/folds.ts";
 import { thresholdAtFpr } from "../core/metrics.ts";
 import { clopperPearson } from "../core/tail.ts";
-import { type KitnetModel, type KitnetParams, kitnetScores, trainKitnet } from "../models/kitnet.ts";
+import { type KitnetParams, kitnetScores, trainKitnet } from "../models/kitnet.ts";
 import { type FlowDataset, subsetFlows } from "./dataset.ts";
 import { DEFAULT_FLOW_TIMEOUTS } from "./flows/table.ts";
 import { makeFolds, trainingSummary } from "./folds.ts";
@@ -78,13 +78,6 @@ export function trainAnomalyModel(
   return { model, results: [result], best: 0, folds, heldOutProbability: probability };
 }
 
-/** A KitNET fitted on the benign flows with its calibrated threshold, as a model file stores it. */
-interface CalibratedKitnet {
-  kitnet: KitnetModel;
-  hyperparameters: KitnetCandidate;
-  calibration: KitnetCalibration;
-}
-
 /**
  * Cross-fits KitNET over the config's folds to calibrate its threshold, then fits it on all benign flows (see
  * trainAnomalyModel). `probability` is every flow's out-of-fold score r / (r + t).
@@ -94,7 +87,7 @@ function fitCalibratedKitnet(
   y: Uint8Array,
   config: KitnetGridConfig,
   options: Pick<TrainOptions, "onStage" | "onProgress"> = {},
-): CalibratedKitnet & { probability: Float64Array; folds: Fold[]; fitMs: number } {
+): AnomalyPart & { probability: Float64Array; folds: Fold[]; fitMs: number } {
   const benign = indexesWhere(y, 0);
   if (benign.length === 0) {
     throw new InputError(

@@ -2,6 +2,7 @@ import {
   averagePrecision,
   binaryMetrics,
   confusionAtThreshold,
+  indexesByGroup,
   perGroupMetrics,
   rocAuc,
   weightedRocAuc,
@@ -62,12 +63,7 @@ export function metricsPerSource(
   sources: readonly string[],
   threshold: number,
 ): SourceMetrics[] {
-  const rows = new Map<string, number[]>();
-  sources.forEach((source, i) => {
-    const list = rows.get(source);
-    if (list) list.push(i);
-    else rows.set(source, [i]);
-  });
+  const rows = indexesByGroup(sources);
   return [...rows.keys()].sort().map((source) => {
     const idx = rows.get(source)!;
     const g = idx.map((i) => groups[i]);

@@ -345,10 +345,7 @@ export function thresholdScore(r: number, t: number): number {
 }
 
 /** A fitted KitNET's flow score (see thresholdScore): the anomaly model's, or a supervised model's anomaly part. */
-export function anomalyScore(model: {
-  kitnet: KitnetModel;
-  calibration: KitnetCalibration;
-}): (row: Float64Array) => number {
+export function anomalyScore(model: AnomalyPart): (row: Float64Array) => number {
   const rmse = kitnetRowScorer(model.kitnet);
   const t = model.calibration.rmseThreshold;
   return (row) => thresholdScore(rmse(row), t);
@@ -409,13 +406,7 @@ export function modelScorer(model: NetworkModel, source: string): FlowScorer {
   };
 }
 
-function kitnetSummary({
-  kitnet: k,
-  calibration: c,
-}: {
-  kitnet: KitnetModel;
-  calibration: KitnetCalibration;
-}) {
+function kitnetSummary({ kitnet: k, calibration: c }: AnomalyPart) {
   return `${k.clusters.length} autoencoders of ≤ ${Math.max(...k.clusters.map((x) => x.length))} features + an output autoencoder; threshold ${c.rmseThreshold.toPrecision(4)} (RMSE) flags ${(100 * c.expected.rate).toFixed(2)} % of ${c.expected.flows} held-out benign flows (95 % interval ${(100 * c.expected.lower).toFixed(2)}–${(100 * c.expected.upper).toFixed(2)} %)`;
 }
 

@@ -58,21 +58,17 @@ export function networkFlowModel(model: NetworkModel): FlowModel {
     };
   }
   const threshold = model.threshold;
+  let score: (row: Float64Array) => number;
+  // How sure the model must be for each priority: on the probability scale 0.9 and 0.98. The blended scale tops out
+  // lower: 0.75 is sure trees with the anomaly part at its threshold (or both well past theirs), 0.9 needs the
+  // anomaly part far out too (r ≥ 4t with sure trees): a scan or flood scores 0.93.
+  let levels = { error: 0.9, critical: 0.98 };
   if (isGbdt(model) && model.anomaly !== undefined) {
     const trees = gbdtRowScore(model.gbdt);
     const anomaly = anomalyScore(model.anomaly);
-    return {
-      score: (row) => blendScores(trees(row), anomaly(row)),
-      threshold,
-      hysteresis: Math.min(0.25, threshold / 2),
-      width,
-      // On the blended scale: 0.75 is sure trees with the anomaly part at its threshold (or both well past theirs);
-      // 0.9 needs the anomaly part far out too (r ≥ 4t with sure trees): a scan or flood scores 0.93.
-      priority: (s) => (s >= 0.9 ? "critical" : s >= Math.max(threshold, 0.75) ? "error" : "warning"),
-    };
-  }
-  let score: (row: Float64Array) => number;
-  if (isGbdt(model)) score = gbdtRowScore(model.gbdt);
+    score = (row) => blendScores(trees(row), anomaly(row));
+    levels = { error: 0.75, critical: 0.9 };
+  } else if (isGbdt(model)) score = gbdtRowScore(model.gbdt);
   else {
     const batch = modelScorer(model, "");
     score = (row) => batch.probability([row.subarray(0, width)])[0];
@@ -83,7 +79,8 @@ export function networkFlowModel(model: NetworkModel): FlowModel {
     // The engine's default (0.25) on the probability scale: an incident closes once its flows score below 0.25.
     hysteresis: Math.min(0.25, threshold / 2),
     width,
-    priority: (p) => (p >= 0.98 ? "critical" : p >= Math.max(threshold, 0.9) ? "error" : "warning"),
+    priority: (p) =>
+      p >= levels.critical ? "critical" : p >= Math.max(threshold, levels.error) ? "error" : "warning",
   };
 }
 
