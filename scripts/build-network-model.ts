@@ -87,9 +87,9 @@ with every default: the grid in \`config/network-grid.json\`, flow timeouts (idl
 
 ## Features
 All ${model.featureNames.length} threatlens flow features: the flow's own statistics (FlowMeter's 39 and more) and
-its context across flows (per source host, host pair and service, over four time scales), each read from the flow
-table \`network watch\` keeps — the same code, so a capture replayed through \`watch\` gets exactly the scores of batch
-\`classify\` (tested in test/network/live/watch.test.ts).
+its context across flows (per source host, destination host, host pair and service, over four time scales), each
+read from the flow table \`network watch\` keeps — the same code, so a capture replayed through \`watch\` gets
+exactly the scores of batch \`classify\` (tested in test/network/live/watch.test.ts).
 
 ## Model
 ${describeCandidate(model.hyperparameters)}; ${fitSummary(model)}; a flow is flagged at ${"anomaly" in model && model.anomaly ? "a score" : "P(malicious)"} ≥ ${model.threshold}.

@@ -95,7 +95,7 @@ export function registerNetwork(program: Command): void {
       .requiredOption("-o, --output <file>", "flow CSV to write (- for stdout)")
       .option(
         "--context",
-        "also write each flow's context across flows (72 columns: per host, host pair and service; what `train` needs from a CSV)",
+        "also write each flow's context across flows (96 columns: per source and destination host, host pair and service; what `train` needs from a CSV)",
       )
       .option(
         "--flowmeter-compat",

@@ -12,7 +12,7 @@ import { type ExtractFlowsOptions, visitFlows } from "./flows/extract.ts";
 import type { FlowCursor } from "./flows/table.ts";
 
 export interface WriteFlowsOptions extends ExtractFlowsOptions {
-  /** Also write each flow's context across flows (72 more columns; `--context`). Default false. */
+  /** Also write each flow's context across flows (96 more columns; `--context`). Default false. */
   withContext?: boolean;
   /** Reproduce FlowMeter's CSV instead of threatlens flows (`--flowmeter-compat`). */
   flowmeterCompat?: boolean;

@@ -1,16 +1,20 @@
 /**
  * Context across flows, computed in the same streaming pass as the flows: damped incremental statistics (Kitsune,
- * Mirsky et al., NDSS 2018) per source host, per host pair and per service, over several decay time scales. A
+ * Mirsky et al., NDSS 2018) per source host, per destination host, per host pair and per service, over several decay
+ * time scales. A
  * statistic of time scale h decays by 2^(−Δt/h) between updates (half-life h), so a steady rate r holds a damped
  * count of r·h/ln 2 and nothing grows with the traffic: each tracked key has constant memory, and the tables are
  * bounded (least recently updated key evicted, evictions counted).
  *
  * Keys are taken relative to the flow (its first packet's sender is the initiator):
  * - host: the initiator's address — what this host starts, sends and gets back;
+ * - destination host: the responder's address — who contacts this host, on how many ports, and whether it answers
+ *   (the fan-in of a flood or a scan, which no initiator-side key sees when the senders are many; KDD Cup 99's
+ *   "dst_host" features are the batch form of the same idea);
  * - pair: (initiator, responder) — how this conversation between two hosts repeats;
  * - service: (responder address, responder port, protocol) — who uses this service and whether it answers.
  *
- * Every packet updates its flow's three keys; a flow's context features are read once, right after its first
+ * Every packet updates its flow's four keys; a flow's context features are read once, right after its first
  * packet has been counted (what was going on around it when it started), so they are causal and identical in batch
  * and live use. Definitions of every feature: CONTEXT_FEATURES and docs/network.md.
  */
@@ -48,28 +52,43 @@ const PAIR_STEMS = [
   "pairDistinctPorts",
 ] as const;
 const SERVICE_STEMS = ["serviceFlowRate", "serviceAnswerShare", "serviceDistinctClients"] as const;
+/* Last, so that the first 72 context features keep the order they had before this key existed. */
+const DST_HOST_STEMS = [
+  "dstHostFlowRate",
+  "dstHostPacketRate",
+  "dstHostAnswerShare",
+  "dstHostFailShare",
+  "dstHostDistinctClients",
+  "dstHostDistinctPorts",
+] as const;
 
-export const CONTEXT_FEATURES: readonly string[] = [HOST_STEMS, PAIR_STEMS, SERVICE_STEMS].flatMap((stems) =>
-  stems.flatMap((stem) => CONTEXT_HALF_LIVES.map((h) => `${stem}_${scaleName(h)}`)),
-);
+export const CONTEXT_FEATURES: readonly string[] = [
+  HOST_STEMS,
+  PAIR_STEMS,
+  SERVICE_STEMS,
+  DST_HOST_STEMS,
+].flatMap((stems) => stems.flatMap((stem) => CONTEXT_HALF_LIVES.map((h) => `${stem}_${scaleName(h)}`)));
 
 export interface ContextCapacity {
   hosts: number;
   pairs: number;
   services: number;
+  dstHosts: number;
 }
 
-/** Bounds of the three tables: enough for busy networks, ~25 MiB at most. */
+/** Bounds of the four tables: enough for busy networks, ~36 MiB at most. */
 export const DEFAULT_CONTEXT_CAPACITY: Readonly<ContextCapacity> = {
   hosts: 16384,
   pairs: 16384,
   services: 16384,
+  dstHosts: 16384,
 };
 
 export interface FlowContextJSON {
   hosts: KeyedRowsJSON;
   pairs: KeyedRowsJSON;
   services: KeyedRowsJSON;
+  dstHosts: KeyedRowsJSON;
 }
 
 export interface ContextStats {
@@ -77,6 +96,7 @@ export interface ContextStats {
   hostEvictions: number;
   pairEvictions: number;
   serviceEvictions: number;
+  dstHostEvictions: number;
 }
 
 const S = CONTEXT_HALF_LIVES.length;
@@ -333,21 +353,32 @@ const V_FIELDS = 3;
 const V_SCALES = 1;
 const V_CLIENTS = V_SCALES + S * V_FIELDS;
 const SERVICE_WIDTH = V_CLIENTS + SKETCH;
+// destination host: per scale [flows, fwd packets, bwd packets, RST packets]
+const D_FLOWS = 0;
+const D_FWD = 1;
+const D_BWD = 2;
+const D_FAIL = 3;
+const D_FIELDS = 4;
+const D_SCALES = 1;
+const D_CLIENTS = D_SCALES + S * D_FIELDS;
+const D_PORTS = D_CLIENTS + SKETCH;
+const DST_HOST_WIDTH = D_PORTS + SKETCH;
 
-/** Per flow: row and generation of its host, pair and service. */
-export const CONTEXT_LINKS = 6;
+/** Per flow: row and generation of its host, pair, service and destination host. */
+export const CONTEXT_LINKS = 8;
 
 const TCP_RST = 0x04;
 const LN2 = Math.LN2;
 
 /**
- * The three context tables and their updates. The flow table calls `startFlow` for a new flow, `packet` for each
+ * The four context tables and their updates. The flow table calls `startFlow` for a new flow, `packet` for each
  * of its packets, and `snapshot` once after the first packet.
  */
 export class FlowContext {
   private readonly hosts: KeyedRows;
   private readonly pairs: KeyedRows;
   private readonly services: KeyedRows;
+  private readonly dstHosts: KeyedRows;
   private readonly key = new Uint32Array(9);
   private readonly decay = new Float64Array(S);
   private readonly rates = Float64Array.from(CONTEXT_HALF_LIVES, (h) => LN2 / h);
@@ -361,6 +392,7 @@ export class FlowContext {
     this.hosts = new KeyedRows(c.hosts, 5, HOST_WIDTH);
     this.pairs = new KeyedRows(c.pairs, 9, PAIR_WIDTH);
     this.services = new KeyedRows(c.services, 6, SERVICE_WIDTH);
+    this.dstHosts = new KeyedRows(c.dstHosts, 5, DST_HOST_WIDTH);
   }
 
   get stats(): ContextStats {
@@ -368,18 +400,27 @@ export class FlowContext {
       hostEvictions: this.hosts.evictions,
       pairEvictions: this.pairs.evictions,
       serviceEvictions: this.services.evictions,
+      dstHostEvictions: this.dstHosts.evictions,
     };
   }
 
   toJSON(): FlowContextJSON {
-    return { hosts: this.hosts.toJSON(), pairs: this.pairs.toJSON(), services: this.services.toJSON() };
+    return {
+      hosts: this.hosts.toJSON(),
+      pairs: this.pairs.toJSON(),
+      services: this.services.toJSON(),
+      dstHosts: this.dstHosts.toJSON(),
+    };
   }
 
   /** Restores a checkpoint's tables into this context (built with the same capacities). */
   restore(json: FlowContextJSON): void {
+    if (json.dstHosts === undefined)
+      throw new Error("the checkpoint's context was written by another version of threatlens");
     this.hosts.restore(json.hosts);
     this.pairs.restore(json.pairs);
     this.services.restore(json.services);
+    this.dstHosts.restore(json.dstHosts);
   }
 
   /** Forgets every key (a new, unrelated capture starts); eviction counts are kept. */
@@ -387,12 +428,14 @@ export class FlowContext {
     this.hosts.clear();
     this.pairs.clear();
     this.services.clear();
+    this.dstHosts.clear();
   }
 
   /**
-   * Links a new flow to its keys (writing row and generation triples into `links` at `at`) and counts its start:
+   * Links a new flow to its keys (writing row and generation pairs into `links` at `at`) and counts its start:
    * a flow, its responder in the host's distinct destinations and ports, the gap since the pair's previous flow, its
-   * initiator in the service's distinct clients. `t` is in seconds.
+   * initiator in the service's and the destination host's distinct clients, its service in the destination host's
+   * distinct ports. `t` is in seconds.
    */
   startFlow(
     links: Int32Array,
@@ -421,12 +464,17 @@ export class FlowContext {
     key[5] = service;
     const v = this.services.acquire(key);
     const serviceNew = this.services.created;
+    // destination host: [version, dst…]
+    const d = this.dstHosts.acquire(key);
+    if (this.dstHosts.created) this.dstHosts.rows[d * DST_HOST_WIDTH + LAST_T] = t;
     links[at] = h;
     links[at + 1] = this.hosts.generation[h];
     links[at + 2] = p;
     links[at + 3] = this.pairs.generation[p];
     links[at + 4] = v;
     links[at + 5] = this.services.generation[v];
+    links[at + 6] = d;
+    links[at + 7] = this.dstHosts.generation[d];
 
     let rows = this.hosts.rows;
     let b = h * HOST_WIDTH;
@@ -457,6 +505,13 @@ export class FlowContext {
     this.advance(rows, b, V_SCALES, V_FIELDS, t);
     for (let s = 0; s < S; s++) rows[b + V_SCALES + s * V_FIELDS + V_FLOWS] += 1;
     touchSketch(rows, b + V_CLIENTS, mixAddress(src), t);
+
+    rows = this.dstHosts.rows;
+    b = d * DST_HOST_WIDTH;
+    this.advance(rows, b, D_SCALES, D_FIELDS, t);
+    for (let s = 0; s < S; s++) rows[b + D_SCALES + s * D_FIELDS + D_FLOWS] += 1;
+    touchSketch(rows, b + D_CLIENTS, mixAddress(src), t);
+    touchSketch(rows, b + D_PORTS, fmix(service), t);
   }
 
   /**
@@ -503,6 +558,20 @@ export class FlowContext {
       for (let s = 0; s < S; s++) rows[b + V_SCALES + s * V_FIELDS + field] += 1;
       this.services.touch(v);
     }
+    const d = links[at + 6];
+    if (this.dstHosts.generation[d] === links[at + 7]) {
+      const rows = this.dstHosts.rows;
+      const b = d * DST_HOST_WIDTH;
+      this.advance(rows, b, D_SCALES, D_FIELDS, t);
+      const field = fwd ? D_FWD : D_BWD;
+      const fail = (tcpFlags & TCP_RST) !== 0 ? 1 : 0;
+      for (let s = 0; s < S; s++) {
+        const o = b + D_SCALES + s * D_FIELDS;
+        rows[o + field] += 1;
+        rows[o + D_FAIL] += fail;
+      }
+      this.dstHosts.touch(d);
+    }
   }
 
   /** Writes the CONTEXT_FEATURES of a linked flow at time `t` into `out` from `offset`. */
@@ -532,6 +601,15 @@ export class FlowContext {
     for (let stem = 0; stem < SERVICE_STEMS.length; stem++) {
       for (let s = 0; s < S; s++) {
         out[i++] = service ? serviceFeature(vrow, vb, stem, s, t, this.rates[s]) : 0;
+      }
+    }
+    const d = links[at + 6];
+    const dstHost = this.dstHosts.generation[d] === links[at + 7];
+    const drow = this.dstHosts.rows;
+    const db = d * DST_HOST_WIDTH;
+    for (let stem = 0; stem < DST_HOST_STEMS.length; stem++) {
+      for (let s = 0; s < S; s++) {
+        out[i++] = dstHost ? dstHostFeature(drow, db, stem, s, t, this.rates[s]) : 0;
       }
     }
   }
@@ -632,6 +710,36 @@ function serviceFeature(
     }
     default:
       return distinct(rows, b + V_CLIENTS, t, LN2 / rate);
+  }
+}
+
+function dstHostFeature(
+  rows: Float64Array,
+  b: number,
+  stem: number,
+  s: number,
+  t: number,
+  rate: number,
+): number {
+  const o = b + D_SCALES + s * D_FIELDS;
+  const fwd = rows[o + D_FWD];
+  switch (stem) {
+    case 0:
+      return rows[o + D_FLOWS] * rate;
+    case 1:
+      return fwd * rate;
+    case 2: {
+      const all = fwd + rows[o + D_BWD];
+      return all > 0 ? rows[o + D_BWD] / all : 0;
+    }
+    case 3: {
+      const flows = rows[o + D_FLOWS];
+      return flows > 0 ? rows[o + D_FAIL] / flows : 0;
+    }
+    case 4:
+      return distinct(rows, b + D_CLIENTS, t, LN2 / rate);
+    default:
+      return distinct(rows, b + D_PORTS, t, LN2 / rate);
   }
 }
 

@@ -234,7 +234,7 @@ export class FlowTable implements FlowStore {
     this.cutNs = t.cutWindow * 1e9;
     this.withContext = contextCapacity !== false;
     this.context = new FlowContext(
-      contextCapacity === false ? { hosts: 1, pairs: 1, services: 1 } : contextCapacity,
+      contextCapacity === false ? { hosts: 1, pairs: 1, services: 1, dstHosts: 1 } : contextCapacity,
     );
     // Without context, no per-flow context storage either (it would be most of the table's memory).
     this.links = new Int32Array(this.withContext ? initialCapacity * CONTEXT_LINKS : 0);

@@ -4,7 +4,7 @@ import { anomalyScore, blendScores, isGbdt, isKitnet, modelScorer, type NetworkM
 
 /**
  * A network model as a per-flow scoring function and as the streaming engine's scorer. Every feature set is a prefix
- * of the flow feature vector (FlowMeter's 39 ⊂ the 56 flow statistics ⊂ those plus the 72 context features), so a
+ * of the flow feature vector (FlowMeter's 39 ⊂ the 56 flow statistics ⊂ those plus the 96 context features), so a
  * model reads the first `width` values of a flow's full feature vector whichever set it was trained on.
  */
 export interface FlowModel {

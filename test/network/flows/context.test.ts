@@ -64,6 +64,25 @@ describe("context across flows", () => {
     assert.ok(f(after, "hostDistinctPorts_100s") > 20);
   });
 
+  it("sees a flood's fan-in at its destination host: many senders, many ports, nothing answered", async () => {
+    // 30 spoofed senders hit one victim on 30 ports within 0.3 s, then an ordinary client connects a minute later.
+    const flood = Array.from({ length: 30 }, (_, i) =>
+      syn(i * 10, `10.4.1.${i + 1}`, "10.4.0.9", 1234, 2000 + i),
+    );
+    const later = syn(60_000, "10.4.2.1", "10.4.0.9", 40000, 443);
+    const flows = await flowsOf([...flood, later], "fanin.pcap");
+    const last = flows[29];
+    // Every sender is new to the initiator-side keys, so only the destination host sees the flood.
+    assert.ok(Math.abs(f(last, "hostFlowRate_2s") - Math.LN2 / 2) < 1e-12);
+    assert.ok(f(last, "dstHostDistinctClients_2s") > 20, String(f(last, "dstHostDistinctClients_2s")));
+    assert.ok(f(last, "dstHostDistinctPorts_2s") > 20);
+    assert.ok(f(last, "dstHostFlowRate_2s") > 10 * f(last, "hostFlowRate_2s"));
+    assert.equal(f(last, "dstHostAnswerShare_2s"), 0);
+    // A minute on, the 2 s window has forgotten the flood and the 100 s one has not.
+    assert.ok(Math.abs(f(flows[30], "dstHostDistinctClients_2s") - 1) < 0.05);
+    assert.ok(f(flows[30], "dstHostDistinctClients_100s") > 20);
+  });
+
   it("is off without context (zeros) and bounded with it: evictions are counted", async () => {
     const flows = await flowsOf(
       [syn(0, "10.3.0.1", "10.3.0.2", 1, 2), syn(5, "10.3.0.1", "10.3.0.2", 3, 2)],
@@ -71,9 +90,17 @@ describe("context across flows", () => {
       false,
     );
     for (const name of CONTEXT_FEATURES) assert.equal(f(flows[1], name), 0, name);
-    const context = new FlowContext({ hosts: 4, pairs: 4, services: 4 });
-    const links = new Int32Array(6);
+    const context = new FlowContext({ hosts: 4, pairs: 4, services: 4, dstHosts: 4 });
+    const links = new Int32Array(8);
     for (let i = 0; i < 10; i++) context.startFlow(links, 0, 4, 6, [i, 0, 0, 0], [99, 0, 0, 0], 80, i);
-    assert.deepEqual(context.stats, { hostEvictions: 6, pairEvictions: 6, serviceEvictions: 0 });
+    // Host 0 returns (evicting once); six new destinations: six new pairs, services and destination hosts.
+    for (let i = 0; i < 6; i++) context.startFlow(links, 0, 4, 6, [0, 0, 0, 0], [i, 0, 0, 0], 80, 10 + i);
+    // Tables of 4: 7 initiators after host 0's return, 16 pairs, 7 services and 7 destination hosts.
+    assert.deepEqual(context.stats, {
+      hostEvictions: 7,
+      pairEvictions: 12,
+      serviceEvictions: 3,
+      dstHostEvictions: 3,
+    });
   });
 });
