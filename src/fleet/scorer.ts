@@ -602,7 +602,8 @@ class Unit {
     this.toAck = [];
     const alerts = this.alerts;
     this.alerts = [];
-    const dirty: { session: Session; bytes: Uint8Array }[] = [];
+    // Every snapshot is taken now, with the acknowledgements above, before anything is awaited.
+    const dirty: { session: Session; bytes: Promise<Uint8Array> }[] = [];
     for (const session of this.sessions.values()) {
       if (!session.dirty) continue;
       session.dirty = false;
@@ -611,7 +612,8 @@ class Unit {
     if (acks.length === 0 && dirty.length === 0 && alerts.length === 0) return;
     await Promise.all(alerts);
     const bucket = this.scorer.stateBucket;
-    for (const { session, bytes } of dirty) {
+    for (const { session, bytes: compressing } of dirty) {
+      const bytes = await compressing;
       for (;;) {
         if (this.lost) return;
         try {

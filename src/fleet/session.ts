@@ -1,4 +1,5 @@
-import { gunzipSync, gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gunzipSync, gzip } from "node:zlib";
 import type { JsMsg } from "@nats-io/jetstream";
 import { InputError } from "../core/errors.ts";
 import type { Entity } from "../core/stream/detector.ts";
@@ -159,9 +160,16 @@ export class Session {
   }
 }
 
-/** Checkpoints are gzipped JSON: entity states compress about 7:1. */
-export function encodeCheckpoint(c: SessionCheckpoint): Uint8Array {
-  return gzipSync(JSON.stringify(c), { level: 1 });
+const gzipAsync = promisify(gzip);
+
+/**
+ * Checkpoints are gzipped JSON: entity states compress about 7:1. The JSON is taken at once (a snapshot of the
+ * session as it is now); the compression runs on libuv's thread pool, because a network session's flow and context
+ * tables make tens of megabytes of JSON whose compression held the event loop for over a second, long enough for
+ * the scorer to miss its heartbeats and lease renewals.
+ */
+export function encodeCheckpoint(c: SessionCheckpoint): Promise<Uint8Array> {
+  return gzipAsync(JSON.stringify(c), { level: 1 });
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, key: string): SessionCheckpoint {
