@@ -165,8 +165,8 @@ const gzipAsync = promisify(gzip);
 /**
  * Checkpoints are gzipped JSON: entity states compress about 7:1. The JSON is taken at once (a snapshot of the
  * session as it is now); the compression runs on libuv's thread pool, because a network session's flow and context
- * tables make checkpoints of 5–6 MB even gzipped, and compressing them held the event loop for over a second, long enough for
- * the scorer to miss its heartbeats and lease renewals.
+ * tables make checkpoints of 5–6 MB even gzipped, and compressing them held the event loop for over a second, long
+ * enough for the scorer to miss its heartbeats and lease renewals.
  */
 export function encodeCheckpoint(c: SessionCheckpoint): Promise<Uint8Array> {
   return gzipAsync(JSON.stringify(c), { level: 1 });
