@@ -83,6 +83,16 @@ describe("context across flows", () => {
     assert.ok(f(flows[30], "dstHostDistinctClients_100s") > 20);
   });
 
+  it("refuses a checkpoint of its tables written before the destination-host table existed", () => {
+    const context = new FlowContext({ hosts: 4, pairs: 4, services: 4, dstHosts: 4 });
+    context.startFlow(new Int32Array(8), 0, 4, 6, [1, 0, 0, 0], [2, 0, 0, 0], 80, 1);
+    const { dstHosts: _, ...older } = context.toJSON();
+    const fresh = new FlowContext({ hosts: 4, pairs: 4, services: 4, dstHosts: 4 });
+    assert.throws(() => fresh.restore(older as never), /another version of threatlens/);
+    fresh.restore(context.toJSON());
+    assert.deepEqual(fresh.toJSON(), context.toJSON());
+  });
+
   it("is off without context (zeros) and bounded with it: evictions are counted", async () => {
     const flows = await flowsOf(
       [syn(0, "10.3.0.1", "10.3.0.2", 1, 2), syn(5, "10.3.0.1", "10.3.0.2", 3, 2)],
