@@ -1,10 +1,9 @@
 /**
  * Context across flows, computed in the same streaming pass as the flows: damped incremental statistics (Kitsune,
  * Mirsky et al., NDSS 2018) per source host, per destination host, per host pair and per service, over several decay
- * time scales. A
- * statistic of time scale h decays by 2^(−Δt/h) between updates (half-life h), so a steady rate r holds a damped
- * count of r·h/ln 2 and nothing grows with the traffic: each tracked key has constant memory, and the tables are
- * bounded (least recently updated key evicted, evictions counted).
+ * time scales. A statistic of time scale h decays by 2^(−Δt/h) between updates (half-life h), so a steady rate r
+ * holds a damped count of r·h/ln 2 and nothing grows with the traffic: each tracked key has constant memory, and the
+ * tables are bounded (least recently updated key evicted, evictions counted).
  *
  * Keys are taken relative to the flow (its first packet's sender is the initiator):
  * - host: the initiator's address — what this host starts, sends and gets back;
@@ -76,7 +75,7 @@ export interface ContextCapacity {
   dstHosts: number;
 }
 
-/** Bounds of the four tables: enough for busy networks, ~36 MiB at most. */
+/** Bounds of the four tables: enough for busy networks, ~35 MiB at most. */
 export const DEFAULT_CONTEXT_CAPACITY: Readonly<ContextCapacity> = {
   hosts: 16384,
   pairs: 16384,
