@@ -575,42 +575,33 @@ export class FlowContext {
 
   /** Writes the CONTEXT_FEATURES of a linked flow at time `t` into `out` from `offset`. */
   snapshot(links: Int32Array, at: number, t: number, out: Float64Array, offset: number): void {
-    let i = offset;
-    const h = links[at];
-    const host = this.hosts.generation[h] === links[at + 1];
-    const rows = this.hosts.rows;
-    const hb = h * HOST_WIDTH;
-    // Each stem over all scales, in CONTEXT_FEATURES order.
-    for (let stem = 0; stem < HOST_STEMS.length; stem++) {
-      for (let s = 0; s < S; s++) {
-        out[i++] = host ? hostFeature(rows, hb, stem, s, t, this.rates[s]) : 0;
-      }
+    let i = this.readStems(this.hosts, HOST_STEMS.length, hostFeature, links, at, t, out, offset);
+    i = this.readStems(this.pairs, PAIR_STEMS.length, pairFeature, links, at + 2, t, out, i);
+    i = this.readStems(this.services, SERVICE_STEMS.length, serviceFeature, links, at + 4, t, out, i);
+    this.readStems(this.dstHosts, DST_HOST_STEMS.length, dstHostFeature, links, at + 6, t, out, i);
+  }
+
+  /**
+   * Writes one key's features, each stem over all scales (CONTEXT_FEATURES order), from `i`; zeros when the key was
+   * evicted since the flow was linked. Returns where the next key's features go.
+   */
+  private readStems(
+    table: KeyedRows,
+    stems: number,
+    feature: KeyFeature,
+    links: Int32Array,
+    at: number,
+    t: number,
+    out: Float64Array,
+    i: number,
+  ): number {
+    const r = links[at];
+    const live = table.generation[r] === links[at + 1];
+    const b = r * table.width;
+    for (let stem = 0; stem < stems; stem++) {
+      for (let s = 0; s < S; s++) out[i++] = live ? feature(table.rows, b, stem, s, t, this.rates[s]) : 0;
     }
-    const p = links[at + 2];
-    const pair = this.pairs.generation[p] === links[at + 3];
-    const prow = this.pairs.rows;
-    const pb = p * PAIR_WIDTH;
-    for (let stem = 0; stem < PAIR_STEMS.length; stem++) {
-      for (let s = 0; s < S; s++) out[i++] = pair ? pairFeature(prow, pb, stem, s, t, this.rates[s]) : 0;
-    }
-    const v = links[at + 4];
-    const service = this.services.generation[v] === links[at + 5];
-    const vrow = this.services.rows;
-    const vb = v * SERVICE_WIDTH;
-    for (let stem = 0; stem < SERVICE_STEMS.length; stem++) {
-      for (let s = 0; s < S; s++) {
-        out[i++] = service ? serviceFeature(vrow, vb, stem, s, t, this.rates[s]) : 0;
-      }
-    }
-    const d = links[at + 6];
-    const dstHost = this.dstHosts.generation[d] === links[at + 7];
-    const drow = this.dstHosts.rows;
-    const db = d * DST_HOST_WIDTH;
-    for (let stem = 0; stem < DST_HOST_STEMS.length; stem++) {
-      for (let s = 0; s < S; s++) {
-        out[i++] = dstHost ? dstHostFeature(drow, db, stem, s, t, this.rates[s]) : 0;
-      }
-    }
+    return i;
   }
 
   /** Decays a row's per-scale sums from its last update to `t` (never backwards: late packets add undecayed). */
@@ -628,6 +619,14 @@ export class FlowContext {
   }
 }
 
+/** Feature `stem` at scale `s` of the row at `b`, read at time `t` (`rate` = ln 2 / the scale's half-life). */
+type KeyFeature = (rows: Float64Array, b: number, stem: number, s: number, t: number, rate: number) => number;
+
+/** A share or a mean of damped sums: 0 while nothing was counted. */
+function ratio(part: number, whole: number): number {
+  return whole > 0 ? part / whole : 0;
+}
+
 function hostFeature(
   rows: Float64Array,
   b: number,
@@ -643,18 +642,14 @@ function hostFeature(
       return rows[o + H_FLOWS] * rate;
     case 1:
       return fwd * rate;
-    case 2: {
-      const all = fwd + rows[o + H_BWD];
-      return all > 0 ? rows[o + H_BWD] / all : 0;
-    }
+    case 2:
+      return ratio(rows[o + H_BWD], fwd + rows[o + H_BWD]);
     case 3:
-      return fwd > 0 ? rows[o + H_SIZE] / fwd : 0;
+      return ratio(rows[o + H_SIZE], fwd);
     case 4:
       return fwd > 0 ? std(rows[o + H_SIZE], rows[o + H_SIZE2], fwd) : 0;
-    case 5: {
-      const flows = rows[o + H_FLOWS];
-      return flows > 0 ? rows[o + H_FAIL] / flows : 0;
-    }
+    case 5:
+      return ratio(rows[o + H_FAIL], rows[o + H_FLOWS]);
     case 6:
       return distinct(rows, b + H_DSTS, t, LN2 / rate);
     default:
@@ -679,11 +674,11 @@ function pairFeature(
     case 1:
       return packets * rate;
     case 2:
-      return packets > 0 ? rows[o + P_SIZE] / packets : 0;
+      return ratio(rows[o + P_SIZE], packets);
     case 3:
       return packets > 0 ? std(rows[o + P_SIZE], rows[o + P_SIZE2], packets) : 0;
     case 4:
-      return gaps > 0 ? rows[o + P_GAP] / gaps : 0;
+      return ratio(rows[o + P_GAP], gaps);
     case 5:
       return gaps > 0 ? std(rows[o + P_GAP], rows[o + P_GAP2], gaps) : 0;
     default:
@@ -703,10 +698,8 @@ function serviceFeature(
   switch (stem) {
     case 0:
       return rows[o + V_FLOWS] * rate;
-    case 1: {
-      const all = rows[o + V_FWD] + rows[o + V_BWD];
-      return all > 0 ? rows[o + V_BWD] / all : 0;
-    }
+    case 1:
+      return ratio(rows[o + V_BWD], rows[o + V_FWD] + rows[o + V_BWD]);
     default:
       return distinct(rows, b + V_CLIENTS, t, LN2 / rate);
   }
@@ -727,14 +720,10 @@ function dstHostFeature(
       return rows[o + D_FLOWS] * rate;
     case 1:
       return fwd * rate;
-    case 2: {
-      const all = fwd + rows[o + D_BWD];
-      return all > 0 ? rows[o + D_BWD] / all : 0;
-    }
-    case 3: {
-      const flows = rows[o + D_FLOWS];
-      return flows > 0 ? rows[o + D_FAIL] / flows : 0;
-    }
+    case 2:
+      return ratio(rows[o + D_BWD], fwd + rows[o + D_BWD]);
+    case 3:
+      return ratio(rows[o + D_FAIL], rows[o + D_FLOWS]);
     case 4:
       return distinct(rows, b + D_CLIENTS, t, LN2 / rate);
     default:
